@@ -1,0 +1,1 @@
+"""The flow engine: pure Python. Imports no flask, twilio, redis or rq."""

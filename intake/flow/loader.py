@@ -1,0 +1,353 @@
+"""Read flows/*.yaml with their snippets and crisis phrases; refuse anything inconsistent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .engine import (
+    PLACEHOLDERS,
+    CrisisMatcher,
+    Flow,
+    Session,
+    placeholders,
+    resolve_target,
+    template_values,
+)
+from .model import (
+    CHANNELS,
+    Action,
+    ChannelText,
+    ChannelTransition,
+    ChoiceInput,
+    CrisisSpec,
+    FlowSpec,
+    Localized,
+    Say,
+    SendSnippet,
+    SetLanguage,
+    Snippet,
+    Target,
+    Transition,
+    YesNoInput,
+)
+from .segments import segment_count
+
+MAX_SMS_SEGMENTS = 2
+REQUIRED_MESSAGES = ("welcome", "welcome_back", "crisis", "error")
+# Longest values a placeholder can take, so segment checks hold for every session.
+WORST_CASE_FIELDS: dict[str, str | bool | None] = {
+    "name": "W" * 40,
+    "callback_number": "+17273917001",
+    "best_time": "W" * 60,
+    "for_whom": "other",
+    "voicemail_ok": False,
+    "text_ok": False,
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false, so YES, NO, Y, N and ON stay words."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(text: str) -> Any:
+    """Parse flow YAML the way the loader does (YES and NO stay words)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+class FlowError(Exception):
+    """One or more problems, each 'file:state:field: message'."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def default_params(admissions_e164: str, program: str) -> dict[str, str]:
+    """Values every prompt may use besides the session's own."""
+    from .text import format_phone, spoken_digits
+
+    return {
+        "admissions": format_phone(admissions_e164),
+        "admissions_digits": spoken_digits(admissions_e164),
+        "program": program,
+    }
+
+
+def load_flows(directory: Path, params: dict[str, str]) -> dict[str, Flow]:
+    """Every flow in `directory`, validated; raises FlowError listing all problems."""
+    problems: list[str] = []
+    snippets = _load_snippets(directory / "content", problems)
+    crisis = _load_crisis(directory / "safety" / "crisis.yaml", problems)
+    flows: dict[str, Flow] = {}
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        problems.append(f"{directory}: no flow files (*.yaml)")
+    for path in files:
+        spec = _parse(path, FlowSpec, problems)
+        if spec is None or crisis is None:
+            continue
+        flow = Flow(spec=spec, snippets=snippets, crisis=CrisisMatcher(crisis), params=params)
+        problems.extend(f"{_rel(path)}:{where}: {msg}" for where, msg in check_flow(flow))
+        if spec.id in flows:
+            problems.append(f"{_rel(path)}:-:id: flow id {spec.id!r} is used twice")
+        flows[spec.id] = flow
+    if crisis is not None:
+        for flow in flows.values():
+            for category, by_language in crisis.categories.items():
+                for lang in flow.spec.languages:
+                    if not by_language.get(lang):
+                        problems.append(
+                            f"{_rel(directory / 'safety' / 'crisis.yaml')}:{category}:{lang}: "
+                            f"no crisis phrases for language {lang!r} (flow {flow.id!r})"
+                        )
+    if problems:
+        raise FlowError(problems)
+    return flows
+
+
+def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:
+    """Yield (state:field, message) for everything wrong with a parsed flow."""
+    spec = flow.spec
+    langs = spec.languages
+
+    def texts(where: str, value: ChannelText) -> Iterator[tuple[str, str]]:
+        for channel, by_language in value.items():
+            if channel not in spec.channels:
+                yield (
+                    where,
+                    f"channel {channel!r} is not one of the flow's channels {spec.channels}",
+                )
+            yield from localized(f"{where}.{channel}", by_language, sms=channel == "sms")
+
+    def localized(where: str, value: Localized, sms: bool = False) -> Iterator[tuple[str, str]]:
+        for lang in langs:
+            if not value.get(lang, "").strip():
+                yield f"{where}.{lang}", f"missing translation for {lang!r}"
+        for lang, text in value.items():
+            if lang not in langs:
+                yield f"{where}.{lang}", f"language {lang!r} is not one of {langs}"
+                continue
+            unknown = [p for p in placeholders(text) if p not in PLACEHOLDERS]
+            if unknown:
+                yield (
+                    f"{where}.{lang}",
+                    f"unknown placeholder {{{unknown[0]}}}; use one of {PLACEHOLDERS}",
+                )
+            elif sms:
+                rendered = _worst_case(flow, lang, text)
+                n = segment_count(rendered)
+                if n > MAX_SMS_SEGMENTS:
+                    problem = f"SMS text needs {n} segments (limit {MAX_SMS_SEGMENTS})"
+                    yield f"{where}.{lang}", f"{problem}: {len(rendered)} characters"
+
+    def target(where: str, value: Target | None) -> Iterator[tuple[str, str]]:
+        for channel in CHANNELS:
+            state = resolve_target(value, channel)
+            if state is not None and state not in spec.states:
+                yield where, f"unknown target state {state!r}"
+
+    def actions(where: str, items: list[Action]) -> Iterator[tuple[str, str]]:
+        for i, action in enumerate(items):
+            if isinstance(action, SendSnippet) and action.send_snippet not in flow.snippets:
+                yield f"{where}.{i}", f"unknown snippet {action.send_snippet!r}"
+            if isinstance(action, Say) and action.say not in spec.messages:
+                yield f"{where}.{i}", f"unknown message {action.say!r}"
+            if isinstance(action, SetLanguage) and action.set_language not in langs:
+                yield f"{where}.{i}", f"unknown language {action.set_language!r}"
+
+    def transition(where: str, t: ChannelTransition | None) -> Iterator[tuple[str, str]]:
+        for key, tr in _transitions(t):
+            yield from actions(f"{where}{key}.actions", tr.actions)
+            yield from target(f"{where}{key}.next", tr.next)
+
+    if spec.start not in spec.states:
+        yield "-:start", f"unknown start state {spec.start!r}"
+    for name in REQUIRED_MESSAGES:
+        if name not in spec.messages:
+            yield f"-:messages.{name}", "required message is missing"
+    for name, value in spec.messages.items():
+        yield from texts(f"-:messages.{name}", value)
+    for name, labels in spec.labels.items():
+        yield from localized(f"-:labels.{name}", labels)
+    yield from transition("-:on_max_attempts", spec.on_max_attempts)
+    for name, t in spec.signals.items():
+        yield from transition(f"-:signals.{name}", t)
+    for i, kw in enumerate(spec.keywords):
+        yield from actions(f"-:keywords.{i}.actions", kw.actions)
+        yield from target(f"-:keywords.{i}.next", kw.next)
+    for state_id, state in spec.states.items():
+        yield from target(f"{state_id}:when_no_contact", state.when_no_contact)
+        yield from texts(f"{state_id}:prompt", state.prompt)
+        yield from texts(f"{state_id}:reprompt", state.reprompt)
+        yield from transition(f"{state_id}:on_max_attempts", state.on_max_attempts)
+        yield from transition(f"{state_id}:on_timeout", state.on_timeout)
+        inp = state.input
+        if isinstance(inp, ChoiceInput):
+            for i, choice in enumerate(inp.choices):
+                yield from actions(f"{state_id}:input.choices.{i}.actions", choice.actions)
+                yield from target(f"{state_id}:input.choices.{i}.next", choice.next)
+        elif isinstance(inp, YesNoInput):
+            yield from transition(f"{state_id}:input.yes", inp.yes)
+            yield from transition(f"{state_id}:input.no", inp.no)
+            yield from target(f"{state_id}:input.next", inp.next)
+            if inp.next is None and (inp.yes is None or inp.no is None):
+                yield f"{state_id}:input", "yes_no needs `next` or both `yes` and `no`"
+        elif hasattr(inp, "next"):
+            yield from target(f"{state_id}:input.next", inp.next)
+    for snippet_id, snippet in flow.snippets.items():
+        yield from localized(f"snippet {snippet_id}:title", snippet.title)
+        yield from localized(f"snippet {snippet_id}:sms", snippet.sms, sms=True)
+        if "voice" in spec.channels:
+            yield from localized(f"snippet {snippet_id}:voice", snippet.voice)
+    for state_id in sorted(set(spec.states) - reachable(spec)):
+        yield f"{state_id}:-", "unreachable: no transition leads here"
+
+
+def reachable(spec: FlowSpec) -> set[str]:
+    """States that some path from the start, a keyword or the fallback can reach."""
+    roots: list[Target | None] = [spec.start]
+    roots += [kw.next for kw in spec.keywords]
+    roots += [t.next for _, t in _transitions(spec.on_max_attempts)]
+    roots += [t.next for s in spec.signals.values() for _, t in _transitions(s)]
+    seen: set[str] = set()
+    todo = [s for root in roots for s in _targets(root)]
+    while todo:
+        state_id = todo.pop()
+        if state_id in seen or state_id not in spec.states:
+            continue
+        seen.add(state_id)
+        state = spec.states[state_id]
+        nexts: list[Target | None] = [state.when_no_contact]
+        for t in (state.on_max_attempts, state.on_timeout):
+            nexts += [tr.next for _, tr in _transitions(t)]
+        inp = state.input
+        if isinstance(inp, ChoiceInput):
+            nexts += [c.next for c in inp.choices]
+        elif isinstance(inp, YesNoInput):
+            nexts += [inp.next] + [tr.next for t in (inp.yes, inp.no) for _, tr in _transitions(t)]
+        elif hasattr(inp, "next"):
+            nexts.append(inp.next)
+        todo += [s for n in nexts for s in _targets(n)]
+    return seen
+
+
+def _targets(target: Target | None) -> list[str]:
+    if target is None:
+        return []
+    return [target] if isinstance(target, str) else list(target.values())
+
+
+def _transitions(t: ChannelTransition | None) -> list[tuple[str, Transition]]:
+    if t is None:
+        return []
+    if isinstance(t, Transition):
+        return [("", t)]
+    return [(f".{channel}", tr) for channel, tr in t.items()]
+
+
+def _worst_case(flow: Flow, lang: str, text: str) -> str:
+    now = datetime(2000, 1, 1, tzinfo=UTC)
+    session = Session(
+        flow=flow.id,
+        channel="sms",
+        language=lang,
+        contact="+17273917001",
+        state=flow.spec.start,
+        fields=dict(WORST_CASE_FIELDS),
+        started_at=now,
+        updated_at=now,
+    )
+    values = template_values(flow, session)
+    return text.format_map(values).strip()
+
+
+def _load_snippets(directory: Path, problems: list[str]) -> dict[str, Snippet]:
+    snippets: dict[str, Snippet] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data = _read(path, problems)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{_rel(path)}:-:-: expected a mapping of snippet id to snippet")
+            continue
+        for snippet_id, body in data.items():
+            try:
+                snippets[str(snippet_id)] = Snippet.model_validate(body)
+            except ValidationError as e:
+                problems.extend(_pydantic_problems(path, e, prefix=(f"snippet {snippet_id}",)))
+    return snippets
+
+
+def _load_crisis(path: Path, problems: list[str]) -> CrisisSpec | None:
+    if not path.exists():
+        problems.append(f"{_rel(path)}:-:-: crisis phrase list is missing")
+        return None
+    spec: CrisisSpec | None = _parse(path, CrisisSpec, problems)
+    return spec
+
+
+def _parse(path: Path, model: Any, problems: list[str]) -> Any:
+    data = _read(path, problems)
+    if data is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems.extend(_pydantic_problems(path, e))
+        return None
+
+
+def _read(path: Path, problems: list[str]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as f:
+            data = read_yaml(f.read())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "-"
+        problems.append(f"{_rel(path)}:{line}:-: invalid YAML: {getattr(e, 'problem', e)}")
+        return None
+    except OSError as e:
+        problems.append(f"{_rel(path)}:-:-: cannot read: {e.strerror}")
+        return None
+    if data is None:
+        problems.append(f"{_rel(path)}:-:-: file is empty")
+    return data
+
+
+def _pydantic_problems(
+    path: Path, error: ValidationError, prefix: tuple[str, ...] = ()
+) -> list[str]:
+    out = []
+    for err in error.errors():
+        loc = prefix + tuple(str(p) for p in err["loc"])
+        if len(loc) >= 2 and loc[0] == "states":
+            state, field = loc[1], ".".join(loc[2:]) or "-"
+        elif prefix:
+            state, field = loc[0], ".".join(loc[1:]) or "-"
+        else:
+            state, field = "-", ".".join(loc) or "-"
+        out.append(f"{_rel(path)}:{state}:{field}: {err['msg']}")
+    return out
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,103 @@
+"""Reading what people type or say: normalising, phrase matching, numbers and times."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_APOSTROPHES = re.compile(r"['’‘`´]")
+_NOT_WORD = re.compile(r"[^a-z0-9*#]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents and punctuation gone, single spaces: 'Ñó, STOP!' -> 'no stop'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = _APOSTROPHES.sub("", plain)  # "can't" -> "cant", "od'd" -> "odd"
+    return _NOT_WORD.sub(" ", plain).strip()
+
+
+def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
+    """One regex matching any phrase on word boundaries; `*` ends a word with any suffix."""
+    parts = []
+    for phrase in phrases:
+        words = normalise(phrase).split()  # normalise keeps `*`
+        if not words:
+            continue
+        pieces = [
+            re.escape(w.rstrip("*")) + r"[a-z0-9]*" if w.endswith("*") else re.escape(w)
+            for w in words
+        ]
+        parts.append(r"\s+".join(pieces))
+    if not parts:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
+
+
+def parse_phone(text: str, region: str = "US") -> str | None:
+    """E.164 for a valid number written any usual way, else None."""
+    candidate = text.strip()
+    if not re.search(r"\d", candidate):
+        return None
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """A number as people write it: (727) 391-7001 for US numbers, international otherwise."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 1
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, fmt)
+
+
+def spoken_digits(e164: str) -> str:
+    """Digits to read one by one: '+17273917001' -> '7 2 7, 3 9 1, 7 0 0 1'."""
+    national = format_phone(e164)
+    groups = re.findall(r"\d+", national)
+    return ", ".join(" ".join(g) for g in groups)
+
+
+_HOUR = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a m|p m)?\b")
+
+
+def time_window(text: str, windows: dict[str, list[str]]) -> str | None:
+    """The window a free-text time falls in (words first, then a clock time), or None."""
+    norm = normalise(text)
+    for window, words in windows.items():
+        pattern = phrase_pattern(words)
+        if pattern and pattern.search(norm):
+            return window
+    match = _HOUR.search(norm)
+    if not match:
+        return None
+    hour = int(match.group(1))
+    suffix = (match.group(3) or "").replace(" ", "")
+    if hour > 23 or (suffix and not 1 <= hour <= 12):
+        return None
+    if suffix == "pm" and hour != 12:
+        hour += 12
+    elif suffix == "am" and hour == 12:
+        hour = 0
+    elif not suffix and 1 <= hour <= 7:
+        hour += 12  # "call at 5" means the afternoon for a helpline
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 23:
+        return "evening"
+    return None

@@ -1,0 +1,208 @@
+"""Flow validation: every mistake names file, state and field; nothing half-valid loads."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from intake.flow.loader import FlowError, default_params, load_flows, read_yaml
+from intake.flow.segments import segment_count
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS = default_params("+17273917001", "Helpline")
+
+
+@pytest.fixture
+def flows_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", target)
+    return target
+
+
+def edit(path: Path, change: Callable[[Any], None]) -> None:
+    data = read_yaml(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def problems(directory: Path) -> list[str]:
+    with pytest.raises(FlowError) as info:
+        load_flows(directory, PARAMS)
+    return info.value.problems
+
+
+def helpline(flows: Path) -> Path:
+    return flows / "helpline.yaml"
+
+
+def test_it_loads_the_real_flows() -> None:
+    flows = load_flows(ROOT / "flows", PARAMS)
+    assert set(flows) == {"helpline"}
+    assert {
+        "opioids",
+        "effects",
+        "depression",
+        "anxiety",
+        "treatment",
+        "dual",
+        "admissions",
+    } <= set(flows["helpline"].snippets)
+
+
+def test_it_names_an_unknown_target_state(flows_copy: Path) -> None:
+    edit(
+        helpline(flows_copy), lambda d: d["states"]["callback_name"]["input"].update(next="nowhere")
+    )
+    found = problems(flows_copy)
+    assert any(
+        p.endswith("flows/helpline.yaml:callback_name:input.next: unknown target state 'nowhere'")
+        for p in found
+    )
+    # and what only callback_name led to is now unreachable, named as such
+    assert any(
+        p.endswith("helpline.yaml:callback_number:-: unreachable: no transition leads here")
+        for p in found
+    )
+
+
+def test_it_names_an_unknown_snippet(flows_copy: Path) -> None:
+    def change(d: Any) -> None:
+        d["keywords"][-1]["actions"] = [{"send_snippet": "heroin_facts"}]
+
+    edit(helpline(flows_copy), change)
+    last = len(read_yaml(helpline(flows_copy).read_text(encoding="utf-8"))["keywords"]) - 1
+    [problem] = problems(flows_copy)
+    assert problem.endswith(
+        f"helpline.yaml:-:keywords.{last}.actions.0: unknown snippet 'heroin_facts'"
+    )
+
+
+def test_it_names_a_missing_translation(flows_copy: Path) -> None:
+    edit(helpline(flows_copy), lambda d: d["states"]["callback_time"]["prompt"]["sms"].pop("es"))
+    [problem] = problems(flows_copy)
+    assert problem.endswith(
+        "helpline.yaml:callback_time:prompt.sms.es: missing translation for 'es'"
+    )
+
+
+def test_it_names_a_snippet_without_a_translation(flows_copy: Path) -> None:
+    edit(flows_copy / "content" / "snippets.yaml", lambda d: d["anxiety"]["sms"].pop("es"))
+    [problem] = problems(flows_copy)
+    assert problem.endswith("snippet anxiety:sms.es: missing translation for 'es'")
+
+
+def test_it_names_an_unreachable_state(flows_copy: Path) -> None:
+    def change(d: Any) -> None:
+        d["states"]["orphan"] = {"input": {"type": "choice", "choices": []}}
+
+    edit(helpline(flows_copy), change)
+    [problem] = problems(flows_copy)
+    assert problem.endswith("helpline.yaml:orphan:-: unreachable: no transition leads here")
+
+
+def test_it_refuses_an_sms_prompt_longer_than_two_segments(flows_copy: Path) -> None:
+    edit(
+        helpline(flows_copy), lambda d: d["states"]["menu"]["prompt"]["sms"].update(en="word " * 62)
+    )
+    [problem] = problems(flows_copy)
+    assert "helpline.yaml:menu:prompt.sms.en: SMS text needs 3 segments" in problem
+
+
+def test_it_counts_placeholders_at_their_longest(flows_copy: Path) -> None:
+    # 270 characters plus a 40-character name is more than 306.
+    text = "x" * 270 + " {name}"
+    edit(helpline(flows_copy), lambda d: d["states"]["menu"]["prompt"]["sms"].update(en=text))
+    [problem] = problems(flows_copy)
+    assert "menu:prompt.sms.en: SMS text needs 3 segments" in problem
+
+
+def test_it_names_an_unknown_placeholder(flows_copy: Path) -> None:
+    edit(helpline(flows_copy), lambda d: d["messages"]["help"]["sms"].update(en="Hi {first_name}"))
+    [problem] = problems(flows_copy)
+    assert "-:messages.help.sms.en: unknown placeholder {first_name}" in problem
+
+
+def test_it_names_schema_errors_by_state_and_field(flows_copy: Path) -> None:
+    edit(helpline(flows_copy), lambda d: d["states"]["callback_for"].update(max_attempts=0))
+    [problem] = problems(flows_copy)
+    assert (
+        "helpline.yaml:callback_for:max_attempts: Input should be greater than or equal to 1"
+        in problem
+    )
+
+
+def test_it_reports_broken_yaml_with_its_line(flows_copy: Path) -> None:
+    helpline(flows_copy).write_text("id: helpline\nstates: [\n", encoding="utf-8")
+    [problem] = problems(flows_copy)
+    assert "helpline.yaml:line" in problem and "invalid YAML" in problem
+
+
+def test_it_keeps_yes_and_no_as_words() -> None:
+    flow = load_flows(ROOT / "flows", PARAMS)["helpline"]
+    assert "YES" in flow.spec.vocab["yes"] and "NO" in flow.spec.vocab["no"]
+
+
+def test_every_sms_snippet_fits_two_segments_and_says_what_to_reply() -> None:
+    flow = load_flows(ROOT / "flows", PARAMS)["helpline"]
+    for snippet_id, snippet in flow.snippets.items():
+        for lang, text in snippet.sms.items():
+            rendered = text.format_map(PARAMS)
+            assert segment_count(rendered) <= 2, (snippet_id, lang)
+            assert (
+                ("MENU" in rendered[-80:])
+                or ("CALL" in rendered[-80:])
+                or ("LLAMAR" in rendered[-80:])
+            ), (snippet_id, lang)
+
+
+def test_the_cli_check_exits_non_zero_on_an_invalid_flow(
+    flows_copy: Path, settings_env: dict[str, str]
+) -> None:
+    edit(helpline(flows_copy), lambda d: d["states"]["menu"]["input"].update(type="dance"))
+    env = settings_env | {"FLOWS_DIR": str(flows_copy)}
+    result = subprocess.run(
+        [sys.executable, "-m", "intake.cli", "flows", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "helpline.yaml:menu:input" in result.stderr
+    ok = subprocess.run(
+        [sys.executable, "-m", "intake.cli", "flows", "check"],
+        env=settings_env | {"FLOWS_DIR": str(ROOT / "flows")},
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "flows ok" in ok.stdout
+
+
+def test_the_app_refuses_to_start_on_an_invalid_flow(flows_copy: Path, settings: Any) -> None:
+    from dataclasses import replace
+
+    from intake import create_app
+
+    edit(
+        helpline(flows_copy), lambda d: d["states"]["callback_name"]["input"].update(next="nowhere")
+    )
+    with pytest.raises(FlowError, match="callback_name:input.next"):
+        create_app(replace(settings, flows_dir=flows_copy))
+
+
+def test_the_schema_is_exported_as_json_schema() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "intake.cli", "flows", "schema"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    import json
+
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "FlowSpec" and "states" in schema["properties"]
