@@ -1,0 +1,66 @@
+"""The Flask app: settings, flow, Redis and blueprints wired together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask
+from redis import Redis
+
+from .config import Settings
+from .conversation import Conversations
+from .flow.engine import Flow, render
+from .flow.loader import default_params, load_flows
+from .flow.model import Channel
+from .store import Store
+
+FLOW_ID = "helpline"
+
+
+@dataclass
+class Services:
+    """What the transports need, built once per app."""
+
+    settings: Settings
+    flow: Flow
+    redis: Redis
+    store: Store
+    conversations: Conversations
+
+    def error_text(self, channel: Channel, language: str = "en") -> str:
+        """The apology with the admissions number, for when something broke."""
+        texts = self.flow.spec.messages["error"][channel]
+        return render(texts.get(language) or texts[self.flow.spec.languages[0]], self.flow.params)
+
+
+def load_flow(settings: Settings) -> Flow:
+    """The helpline flow, validated; raises FlowError naming file:state:field."""
+    params = default_params(settings.admissions_phone, settings.program_name)
+    return load_flows(settings.flows_dir, params)[FLOW_ID]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """App factory; refuses to start on bad settings or an invalid flow."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    flow = load_flow(settings)
+    redis = Redis.from_url(settings.redis_url)
+    store = Store(redis, session_ttl=settings.session_ttl_seconds)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.extensions["intake"] = Services(
+        settings=settings,
+        flow=flow,
+        redis=redis,
+        store=store,
+        conversations=Conversations(flow, store, redis, tz=settings.business_timezone),
+    )
+    from .web import health, sms, voice
+
+    app.register_blueprint(sms.bp)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(health.bp)
+    return app

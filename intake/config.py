@@ -1,0 +1,305 @@
+"""Every setting, read from the environment in one place (listed in .env.example)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+CENTER_PHONE = "+17273917001"  # the number in the center's article
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _phone(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    raw = env.get(name) or default
+    if not raw:
+        raise ConfigError(f"{name} is required: a phone number such as +17273917001")
+    try:
+        number = phonenumbers.parse(raw, "US")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ConfigError(f"{name} is not a valid phone number: use E.164, e.g. +17273917001")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required: {hint}")
+    return value
+
+
+def flow_settings(environ: Mapping[str, str] | None = None) -> tuple[Path, str, str]:
+    """What the flows need, and only that: FLOWS_DIR, ADMISSIONS_PHONE, PROGRAM_NAME."""
+    if environ is None:
+        load_dotenv(Path.cwd() / ".env")
+    env = os.environ if environ is None else environ
+    flows_dir = Path(env.get("FLOWS_DIR") or ROOT / "flows")
+    if not flows_dir.is_dir():
+        raise ConfigError(f"FLOWS_DIR {str(flows_dir)!r} is not a directory")
+    program = (env.get("PROGRAM_NAME") or "Helpline").strip()
+    return flows_dir, _phone(env, "ADMISSIONS_PHONE", CENTER_PHONE), program
+
+
+def envint(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def envbool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    raw = _required(
+        env, "PUBLIC_BASE_URL", "the scheme and host Twilio calls, e.g. https://intake.example.org"
+    )
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be a scheme and host such as https://intake.example.org, "
+            f"got {raw!r}"
+        )
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    raw = _required(env, "REDIS_URL", "e.g. redis://127.0.0.1:6379/0 (make run starts one for you)")
+    if urlparse(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated configuration."""
+
+    redis_url: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_phone_number: str
+    public_base_url: str
+    admissions_phone: str
+    secret_key: str
+    session_ttl_seconds: int = 24 * 3600
+    program_name: str = "Helpline"
+    flows_dir: Path = ROOT / "flows"
+    log_level: str = "INFO"
+    admissions_dial_number: str = CENTER_PHONE
+    business_days: frozenset[int] = frozenset(range(5))  # Monday is 0
+    business_open: time = time(8, 0)
+    business_close: time = time(20, 0)
+    business_timezone: ZoneInfo = ZoneInfo("America/New_York")
+    dial_timeout_seconds: int = 20
+    voice_en: str = "Polly.Joanna-Neural"
+    voice_es: str = "Polly.Lupe-Neural"
+    # staff notifications and escalation
+    twilio_api_base_url: str = "https://api.twilio.com"
+    staff_notify_numbers: tuple[str, ...] = ()
+    escalation_numbers: tuple[str, ...] = ()
+    staff_notify_emails: tuple[str, ...] = ()
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    crm_webhook_url: str = ""
+    crm_webhook_secret: str = ""
+    urgent_claim_minutes: float = 5.0
+    normal_claim_minutes: float = 60.0
+    # staff dashboard
+    staff_idle_minutes: int = 30
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every variable; raise ConfigError naming the first bad one."""
+        if environ is None:
+            load_dotenv(Path.cwd() / ".env")  # never overrides what the environment already says
+        env = os.environ if environ is None else environ
+        sid = _required(
+            env, "TWILIO_ACCOUNT_SID", "your Twilio Account SID (AC followed by 32 hex)"
+        )
+        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+            raise ConfigError("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal characters")
+        secret = _required(env, "SECRET_KEY", "a long random string (make run generates one)")
+        if len(secret) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters")
+        flows_dir, admissions, program = flow_settings(env)
+        log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        opens, closes = _hours(env, "BUSINESS_HOURS", "08:00-20:00")
+        return cls(
+            redis_url=_redis_url(env),
+            twilio_account_sid=sid,
+            twilio_auth_token=_required(env, "TWILIO_AUTH_TOKEN", "your Twilio Auth Token"),
+            twilio_phone_number=_phone(env, "TWILIO_PHONE_NUMBER"),
+            public_base_url=_base_url(env),
+            admissions_phone=admissions,
+            secret_key=secret,
+            session_ttl_seconds=envint(env, "SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+            program_name=program,
+            flows_dir=flows_dir,
+            log_level=log_level,
+            admissions_dial_number=_phone(env, "ADMISSIONS_DIAL_NUMBER", admissions),
+            business_days=_days(env, "BUSINESS_DAYS", "mon-fri"),
+            business_open=opens,
+            business_close=closes,
+            business_timezone=timezone(env, "BUSINESS_TIMEZONE", "America/New_York"),
+            dial_timeout_seconds=envint(env, "DIAL_TIMEOUT_SECONDS", 20, minimum=5),
+            voice_en=(env.get("VOICE_EN") or "Polly.Joanna-Neural").strip(),
+            voice_es=(env.get("VOICE_ES") or "Polly.Lupe-Neural").strip(),
+            twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", "https://api.twilio.com"),
+            staff_notify_numbers=_phones(env, "STAFF_NOTIFY_NUMBERS"),
+            escalation_numbers=_phones(env, "ESCALATION_NUMBERS"),
+            staff_notify_emails=_emails(env, "STAFF_NOTIFY_EMAILS"),
+            smtp_host=(env.get("SMTP_HOST") or "").strip(),
+            smtp_port=envint(env, "SMTP_PORT", 587, minimum=1),
+            smtp_username=(env.get("SMTP_USERNAME") or "").strip(),
+            smtp_password=env.get("SMTP_PASSWORD") or "",
+            smtp_from=_smtp_from(env),
+            smtp_starttls=envbool(env, "SMTP_STARTTLS", True),
+            crm_webhook_url=_url(env, "CRM_WEBHOOK_URL", ""),
+            crm_webhook_secret=_crm_secret(env),
+            urgent_claim_minutes=envfloat(env, "URGENT_CLAIM_MINUTES", 5.0),
+            normal_claim_minutes=envfloat(env, "NORMAL_CLAIM_MINUTES", 60.0),
+            staff_idle_minutes=envint(env, "STAFF_IDLE_MINUTES", 30, minimum=1),
+            login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
+        )
+
+    def voice_for(self, language: str) -> str:
+        """The text-to-speech voice for a language."""
+        return self.voice_es if language == "es" else self.voice_en
+
+    def admissions_open(self, now: datetime) -> bool:
+        """Whether admissions takes live calls at `now` (an aware datetime)."""
+        local = now.astimezone(self.business_timezone)
+        return (
+            local.weekday() in self.business_days
+            and self.business_open <= local.time().replace(tzinfo=None) < self.business_close
+        )
+
+
+def envfloat(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    if raw and (urlparse(raw).scheme not in ("http", "https") or not urlparse(raw).netloc):
+        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _phones(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of phone numbers, each checked."""
+    raw = env.get(name, "")
+    return tuple(_phone({name: part.strip()}, name) for part in raw.split(",") if part.strip())
+
+
+def _emails(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    parts = [p.strip() for p in env.get(name, "").split(",") if p.strip()]
+    for part in parts:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", part):
+            raise ConfigError(f"{name} has an invalid email address: {part!r}")
+    return tuple(parts)
+
+
+def _smtp_from(env: Mapping[str, str]) -> str:
+    value = (env.get("SMTP_FROM") or "").strip()
+    if env.get("SMTP_HOST", "").strip() and not value:
+        raise ConfigError("SMTP_FROM is required when SMTP_HOST is set: the sender address")
+    return value
+
+
+def _crm_secret(env: Mapping[str, str]) -> str:
+    value = env.get("CRM_WEBHOOK_SECRET", "")
+    if env.get("CRM_WEBHOOK_URL", "").strip() and len(value) < 16:
+        raise ConfigError(
+            "CRM_WEBHOOK_SECRET is required when CRM_WEBHOOK_URL is set (at least 16 characters)"
+        )
+    return value
+
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _days(env: Mapping[str, str], name: str, default: str) -> frozenset[int]:
+    """'mon-fri', 'mon,wed,fri', 'sat-sun' or 'all'."""
+    raw = (env.get(name) or default).strip().lower()
+    if raw == "all":
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in raw.split(","):
+        first, _, last = part.strip().partition("-")
+        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+            raise ConfigError(f"{name} must look like mon-fri or mon,wed,fri or all, got {raw!r}")
+        a, b = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(days)
+
+
+def _hours(env: Mapping[str, str], name: str, default: str) -> tuple[time, time]:
+    """'08:00-20:00' in the business time zone; closing must come after opening."""
+    raw = (env.get(name) or default).strip()
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", raw)
+    try:
+        if not match:
+            raise ValueError
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        opens = time(h1, m1)
+        closes = time(23, 59, 59) if (h2, m2) == (24, 0) else time(h2, m2)
+    except ValueError:
+        raise ConfigError(f"{name} must look like 08:00-20:00, got {raw!r}") from None
+    if closes <= opens:
+        raise ConfigError(f"{name} must close after it opens, got {raw!r}")
+    return opens, closes
+
+
+def timezone(env: Mapping[str, str], name: str, default: str) -> ZoneInfo:
+    raw = env.get(name) or default
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} is not a known time zone, got {raw!r}") from None

@@ -1,0 +1,180 @@
+"""Runs the engine for one inbound step and carries out the events that are not replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from redis import Redis
+from rq import Queue, Retry
+
+from .flow import engine
+from .flow import events as ev
+from .flow.engine import Flow, Session, Trigger, UserInput
+from .flow.model import Channel
+from .store import DEFAULT_QUEUE, URGENT_QUEUE, Store, mask
+from .tasks import new_task_id, task_from_request
+
+log = logging.getLogger(__name__)
+
+CREATE_TASK_JOB = "workers.jobs.create_task"  # by name: the web layer never imports workers
+TASK_RETRY = Retry(max=5, interval=[2, 10, 30, 60, 120])
+
+
+@dataclass
+class Step:
+    """The result of one inbound message or key press."""
+
+    session: Session | None
+    events: list[ev.Event]
+    duplicate: bool = False
+
+
+class Conversations:
+    """One place that loads, moves on and saves sessions, and queues staff tasks."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        store: Store,
+        redis: Redis,
+        tz: ZoneInfo,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.redis = redis
+        self.clock = clock
+        self.tz = tz
+
+    def step(
+        self,
+        channel: Channel,
+        key: str,
+        contact: str,
+        inp: UserInput | None,
+        delivery_id: str = "",
+        language: str | None = None,
+    ) -> Step:
+        """Handle one input from the person behind `key` (their number, or a CallSid)."""
+        with self.store.lock(channel, key):
+            if delivery_id and not self.store.first_delivery(delivery_id):
+                log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
+                return Step(session=None, events=[], duplicate=True)
+            now = self.clock()
+            session = self.store.load_session(channel, key)
+            if channel == "sms" and contact and self.store.is_opted_out(contact):
+                if not self._opts_back_in(inp):
+                    self._silent_crisis_check(session, channel, contact, inp, now)
+                    return Step(session=session, events=[])
+            if session is None:
+                trigger = Trigger(
+                    channel=channel,
+                    contact=contact,
+                    now=now,
+                    language=language,
+                    returning=self.store.is_returning(channel, key),
+                )
+                session, events = engine.start(self.flow, trigger, inp)
+            else:
+                before = session.state
+                session, events = engine.resume(self.flow, session, inp or UserInput(), now)
+                log.debug("%s %s: %s -> %s", channel, mask(contact), before, session.state)
+            self.carry_out(session, events, now)
+            self._keep(key, session, events)
+        log.info(
+            "%s %s: %s",
+            channel,
+            mask(contact),
+            ",".join(e.type for e in events) or "no events",
+        )
+        return Step(session=session, events=events)
+
+    def signal(self, channel: Channel, key: str, name: str) -> Step:
+        """Report something the host saw (a transfer that could not happen) to the session."""
+        with self.store.lock(channel, key):
+            session = self.store.load_session(channel, key)
+            if session is None:
+                return Step(session=None, events=[])
+            now = self.clock()
+            session, events = engine.signal(self.flow, session, name, now)
+            self.carry_out(session, events, now)
+            self._keep(key, session, events)
+        log.info(
+            "%s %s: %s: %s",
+            channel,
+            mask(session.contact),
+            name,
+            ",".join(e.type for e in events) or "no events",
+        )
+        return Step(session=session, events=events)
+
+    def _keep(self, key: str, session: Session, events: list[ev.Event]) -> None:
+        if any(isinstance(e, ev.SessionEnded) for e in events):
+            self.store.delete_session(session.channel, key)
+        else:
+            self.store.save_session(key, session)
+
+    def carry_out(self, session: Session, events: list[ev.Event], now: datetime) -> None:
+        """Opt-outs and tasks; replies are the transport's business."""
+        for event in events:
+            if isinstance(event, ev.OptedOut) and session.contact:
+                self.store.opt_out(session.contact)
+            elif isinstance(event, ev.OptedIn) and session.contact:
+                self.store.opt_in(session.contact)
+            elif isinstance(event, ev.CrisisDetected):
+                # One urgent task per conversation, however many crisis messages.
+                seed = (
+                    f"crisis:{session.channel}:{session.contact}:{session.started_at.isoformat()}"
+                )
+                self.enqueue_task(event.request, new_task_id(seed), now)
+            elif isinstance(event, ev.CallbackRequested):
+                self.enqueue_task(event.request, new_task_id(), now)
+
+    def enqueue_task(self, request: ev.CallbackRequest, task_id: str, now: datetime) -> None:
+        task = task_from_request(request, task_id, now, self.tz)
+        queue_name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
+        Queue(queue_name, connection=self.redis).enqueue(
+            CREATE_TASK_JOB,
+            task.model_dump(mode="json"),
+            job_id=f"create-task-{task.id}",
+            retry=TASK_RETRY,
+            description=f"create {task.kind} task {task.id}",
+        )
+        log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
+
+    def _opts_back_in(self, inp: UserInput | None) -> bool:
+        keyword = engine.match_keyword(self.flow, inp.text) if inp else None
+        return keyword is not None and "opt_in" in keyword.actions
+
+    def _silent_crisis_check(
+        self,
+        session: Session | None,
+        channel: Channel,
+        contact: str,
+        inp: UserInput | None,
+        now: datetime,
+    ) -> None:
+        """An opted-out person gets no reply, but crisis language still reaches staff."""
+        if inp is None or self.flow.crisis.category(inp.text) is None:
+            return
+        base = session or Session(
+            flow=self.flow.id,
+            channel=channel,
+            language=self.flow.spec.languages[0],
+            contact=contact,
+            state=self.flow.spec.start,
+            started_at=now,
+            updated_at=now,
+        )
+        request = engine.callback_request(base, kind="crisis")
+        seed = f"crisis:{channel}:{contact}:{base.started_at.isoformat()}"
+        self.enqueue_task(request, new_task_id(seed), now)
+        log.warning(
+            "%s %s: crisis language from an opted-out number; urgent task, no reply",
+            channel,
+            mask(contact),
+        )

@@ -1,0 +1,252 @@
+"""The only module that knows Redis key names: sessions, dedupe, opt-outs, tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from redis import Redis
+from redis.exceptions import WatchError
+from redis.lock import Lock
+
+from .flow.engine import Session
+from .tasks import AuditEntry, Task, change
+
+
+class StaffAccount(BaseModel):
+    """An admissions staff member who can sign in to /staff."""
+
+    email: str
+    password_hash: str
+    role: Literal["admissions", "admin"] = "admissions"
+    phone: str | None = None  # for reminders about tasks they claimed
+
+
+PREFIX = "intake"
+# RQ queue names; the Procfile's worker listens to them in this order.
+URGENT_QUEUE = "intake-urgent"
+DEFAULT_QUEUE = "intake-default"
+SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
+RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
+
+
+def mask(number: str | None) -> str:
+    """A phone number safe to log: '+1…01'."""
+    if not number:
+        return "-"
+    return f"{number[:2]}…{number[-2:]}" if len(number) > 4 else "…"
+
+
+class Store:
+    """Redis-backed state. Every key name lives here."""
+
+    def __init__(self, redis: Redis, session_ttl: int = 24 * 3600) -> None:
+        self.redis = redis
+        self.session_ttl = session_ttl
+
+    # --- sessions --------------------------------------------------------
+
+    def session_key(self, channel: str, key: str) -> str:
+        return f"{PREFIX}:session:{channel}:{key}"
+
+    def lock(self, channel: str, key: str) -> Lock:
+        """Serialises messages from one person: two arriving together run one after the other."""
+        lock: Lock = self.redis.lock(
+            f"{PREFIX}:lock:{channel}:{key}", timeout=30, blocking_timeout=20
+        )
+        return lock
+
+    def load_session(self, channel: str, key: str) -> Session | None:
+        raw = self.redis.get(self.session_key(channel, key))
+        if raw is None:
+            return None
+        return Session.model_validate_json(raw)
+
+    def save_session(self, key: str, session: Session) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(
+            self.session_key(session.channel, key), session.model_dump_json(), ex=self.session_ttl
+        )
+        pipe.set(f"{PREFIX}:returning:{session.channel}:{key}", "1", ex=RETURNING_TTL)
+        pipe.execute()
+
+    def delete_session(self, channel: str, key: str) -> None:
+        self.redis.delete(self.session_key(channel, key))
+
+    def is_returning(self, channel: str, key: str) -> bool:
+        """We talked with this person before, but their session has expired."""
+        return bool(self.redis.exists(f"{PREFIX}:returning:{channel}:{key}"))
+
+    # --- dedupe ------------------------------------------------------------
+
+    def first_delivery(self, message_sid: str) -> bool:
+        """True the first time a MessageSid / CallSid step is seen, False on Twilio's retries."""
+        return bool(
+            self.redis.set(f"{PREFIX}:seen:{message_sid}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
+        )
+
+    # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
+
+    def opt_out(self, number: str) -> None:
+        self.redis.sadd(f"{PREFIX}:optouts", number)
+
+    def opt_in(self, number: str) -> None:
+        self.redis.srem(f"{PREFIX}:optouts", number)
+
+    def is_opted_out(self, number: str) -> bool:
+        return bool(self.redis.sismember(f"{PREFIX}:optouts", number))
+
+    # --- tasks -------------------------------------------------------------
+
+    def _task_key(self, task_id: str) -> str:
+        return f"{PREFIX}:task:{task_id}"
+
+    def _audit_key(self, task_id: str) -> str:
+        return f"{PREFIX}:task:{task_id}:audit"
+
+    def create_task(self, task: Task) -> bool:
+        """Store a task once; a retried job finds it there. Returns True if it was new."""
+        created = float(task.created_at.astimezone(UTC).timestamp())
+        entry = AuditEntry(
+            at=task.created_at,
+            by="system",
+            action="created",
+            detail=f"{task.priority} {task.kind} via {task.channel}",
+        )
+        # SET NX decides; the audit entry is only written when this call created the task.
+        script = self.redis.register_script(_CREATE_TASK)
+        was_new = script(
+            keys=[
+                self._task_key(task.id),
+                f"{PREFIX}:tasks",
+                f"{PREFIX}:notify:due",
+                self._audit_key(task.id),
+            ],
+            args=[task.model_dump_json(), created, task.id, entry.model_dump_json()],
+        )
+        return bool(was_new)
+
+    def change_task(
+        self, task_id: str, action: str, by: str, now: datetime, **details: Any
+    ) -> Task:
+        """Apply a lifecycle action atomically; raises TransitionError or KeyError."""
+        task = self._update_task(task_id, lambda t: change(t, action, by, now, **details))
+        if task is None:
+            raise KeyError(task_id)
+        return task
+
+    def _update_task(
+        self, task_id: str, mutate: Callable[[Task], tuple[Task, AuditEntry]]
+    ) -> Task | None:
+        """Read, change and write a task with its audit entry, retrying if it changed meanwhile."""
+        key = self._task_key(task_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        return None
+                    task, entry = mutate(Task.model_validate_json(raw))
+                    pipe.multi()
+                    pipe.set(key, task.model_dump_json())
+                    pipe.rpush(self._audit_key(task_id), entry.model_dump_json())
+                    pipe.execute()
+                    return task
+                except WatchError:
+                    continue  # someone else changed it meanwhile: decide again on fresh data
+
+    def audit(self, task_id: str) -> list[AuditEntry]:
+        """The task's audit trail, oldest first."""
+        raws = self.redis.lrange(self._audit_key(task_id), 0, -1)
+        return [AuditEntry.model_validate_json(r) for r in raws]
+
+    def flag_delivery_failed(self, task_id: str, channel: str) -> None:
+        """Mark a task whose staff notification gave up, for the dashboard."""
+
+        def flag(task: Task) -> tuple[Task, AuditEntry]:
+            task.delivery_failed = True
+            entry = AuditEntry(at=utcnow(), by="system", action="delivery_failed", detail=channel)
+            return task, entry
+
+        self._update_task(task_id, flag)
+
+    def get_task(self, task_id: str) -> Task | None:
+        raw = self.redis.get(self._task_key(task_id))
+        return None if raw is None else Task.model_validate_json(raw)
+
+    def list_tasks(self) -> list[Task]:
+        """Every task: urgent first, then due time, then oldest."""
+        ids = _strings(self.redis.zrange(f"{PREFIX}:tasks", 0, -1))
+        if not ids:
+            return []
+        raws = self.redis.mget([self._task_key(i) for i in ids])
+        tasks = [Task.model_validate_json(r) for r in raws if r is not None]
+        return sorted(tasks, key=Task.sort_key)
+
+    def notifications_due(self) -> list[str]:
+        """Task ids whose staff notification has not been delivered yet."""
+        return _strings(self.redis.zrange(f"{PREFIX}:notify:due", 0, -1))
+
+    def notification_sent(self, task_id: str) -> None:
+        self.redis.zrem(f"{PREFIX}:notify:due", task_id)
+
+    # --- staff accounts ------------------------------------------------------
+
+    def _staff_key(self, email: str) -> str:
+        return f"{PREFIX}:staff:{email.lower()}"
+
+    def save_staff(self, staff: StaffAccount) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(self._staff_key(staff.email), staff.model_dump_json())
+        pipe.sadd(f"{PREFIX}:staff", staff.email.lower())
+        pipe.execute()
+
+    def get_staff(self, email: str) -> StaffAccount | None:
+        raw = self.redis.get(self._staff_key(email))
+        return None if raw is None else StaffAccount.model_validate_json(raw)
+
+    def list_staff(self) -> list[StaffAccount]:
+        emails = sorted(_strings(self.redis.smembers(f"{PREFIX}:staff")))
+        accounts = [self.get_staff(e) for e in emails]
+        return [a for a in accounts if a is not None]
+
+    def login_failed(self, email: str, window_seconds: int) -> int:
+        """Count a failed login; returns failures within the window."""
+        key = f"{PREFIX}:login-failures:{email.lower()}"
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window_seconds, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def lock_login(self, email: str, seconds: int) -> None:
+        self.redis.set(f"{PREFIX}:login-locked:{email.lower()}", "1", ex=seconds)
+
+    def login_locked(self, email: str) -> bool:
+        return bool(self.redis.exists(f"{PREFIX}:login-locked:{email.lower()}"))
+
+    def login_succeeded(self, email: str) -> None:
+        self.redis.delete(f"{PREFIX}:login-failures:{email.lower()}")
+
+
+# Create a task, its index entries and its first audit entry only if it does not exist yet.
+_CREATE_TASK = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+  redis.call('RPUSH', KEYS[4], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _strings(items: Any) -> list[str]:
+    return [i.decode() if isinstance(i, bytes) else str(i) for i in items]

@@ -1,0 +1,1 @@
+"""Transports: Twilio requests in, engine events out as TwiML."""

@@ -1,0 +1,281 @@
+"""POST /sms through the Flask test client, with a real Redis and real RQ."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import Queue, SimpleWorker
+
+from intake.config import Settings
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+
+from .conftest import TEXTER, replies, sign, twilio_sms_params
+
+Text = Callable[..., list[str]]
+
+
+def store(app: Flask) -> Store:
+    return app.extensions["intake"].store
+
+
+def run_worker(redis_conn: Any) -> None:
+    queues = [
+        Queue(URGENT_QUEUE, connection=redis_conn),
+        Queue(DEFAULT_QUEUE, connection=redis_conn),
+    ]
+    SimpleWorker(queues, connection=redis_conn).work(burst=True)
+
+
+def test_it_rejects_a_missing_signature_and_stores_nothing(
+    client: FlaskClient, redis_conn: Any
+) -> None:
+    response = client.post("/sms", data=twilio_sms_params("CALL", TEXTER))
+    assert response.status_code == 403
+    assert redis_conn.dbsize() == 0
+
+
+def test_it_rejects_a_wrong_signature(
+    client: FlaskClient, settings: Settings, redis_conn: Any
+) -> None:
+    params = twilio_sms_params("hi", TEXTER)
+    signature = sign(settings, "/sms", params)
+    params["Body"] = "tampered"
+    response = client.post("/sms", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    other_url = sign(settings, "/voice", params)
+    response = client.post("/sms", data=params, headers={"X-Twilio-Signature": other_url})
+    assert response.status_code == 403
+    assert redis_conn.dbsize() == 0
+
+
+def test_it_checks_the_signature_against_the_query_string(
+    client: FlaskClient, settings: Settings
+) -> None:
+    params = twilio_sms_params("hi", TEXTER)
+    good = sign(settings, "/sms?channel=main", params)
+    assert (
+        client.post(
+            "/sms?channel=main", data=params, headers={"X-Twilio-Signature": good}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/sms?channel=other", data=params, headers={"X-Twilio-Signature": good}
+        ).status_code
+        == 403
+    )
+
+
+def test_it_welcomes_a_new_number_with_the_menu(text: Text) -> None:
+    messages = text("Hello?")
+    assert len(messages) == 2
+    assert "Reply STOP to opt out" in messages[0]
+    assert "OPIOIDS" in messages[1] and "CALL" in messages[1]
+
+
+def test_it_ignores_unknown_extra_parameters(text: Text) -> None:
+    messages = text("OPIOIDS", FromCity="TAMPA", SmsStatus="received", SomethingNew="x")
+    assert any("receptor" in m for m in messages)
+
+
+def test_it_answers_a_repeated_message_sid_once(text: Text, app: Flask) -> None:
+    text("hi")
+    first = text("CALL", sid="SM" + "1" * 32)
+    again = text("CALL", sid="SM" + "1" * 32)
+    assert first and not again
+    session = store(app).load_session("sms", TEXTER)
+    assert session is not None and session.state == "callback_name" and session.attempts == 0
+
+
+def test_it_handles_two_messages_at_once_one_after_the_other(
+    app: Flask, settings: Settings
+) -> None:
+    topics = ["OPIOIDS", "EFFECTS", "DEPRESSION", "ANXIETY", "TREATMENT", "DUAL"]
+    app.test_client().post(
+        "/sms",
+        data=(p := twilio_sms_params("hi", TEXTER)),
+        headers={"X-Twilio-Signature": sign(settings, "/sms", p)},
+    )
+    barrier = threading.Barrier(len(topics))
+    statuses: list[int] = []
+
+    def send(body: str) -> None:
+        params = twilio_sms_params(body, TEXTER)
+        headers = {"X-Twilio-Signature": sign(settings, "/sms", params)}
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/sms", data=params, headers=headers).status_code)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in topics]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * len(topics)
+    session = store(app).load_session("sms", TEXTER)
+    assert session is not None
+    assert sorted(session.topics) == sorted(t.lower() for t in topics)
+
+
+def test_it_keeps_sessions_for_the_configured_ttl(text: Text, app: Flask, redis_conn: Any) -> None:
+    text("hi")
+    ttl = redis_conn.ttl(store(app).session_key("sms", TEXTER))
+    assert 24 * 3600 - 10 < ttl <= 24 * 3600
+
+
+def test_it_restarts_an_expired_session_politely(text: Text, app: Flask) -> None:
+    text("hi")
+    text("CALL")
+    store(app).delete_session("sms", TEXTER)  # what the TTL does after a day
+    messages = text("Sam")
+    assert "Welcome back" in messages[0]
+    assert "OPIOIDS" in messages[-1]
+
+
+def test_it_sends_nothing_after_stop_until_start(text: Text, app: Flask) -> None:
+    text("hi")
+    confirmation = text("STOP")
+    assert len(confirmation) == 1 and "START" in confirmation[0]
+    assert store(app).is_opted_out(TEXTER)
+    assert text("HELP") == []
+    assert text("OPIOIDS") == []
+    assert text("MENU") == []
+    back = text("start")
+    assert "subscribed" in back[0]
+    assert not store(app).is_opted_out(TEXTER)
+    assert text("DUAL")
+
+
+def test_it_still_alerts_staff_when_an_opted_out_number_writes_crisis_language(
+    text: Text, redis_conn: Any, app: Flask
+) -> None:
+    text("STOP")
+    assert text("i took too many pills") == []
+    run_worker(redis_conn)
+    [task] = store(app).list_tasks()
+    assert task.kind == "crisis" and task.priority == "urgent"
+    assert task.text_ok is None
+
+
+def test_it_answers_crisis_language_at_once_and_queues_an_urgent_task(
+    text: Text, redis_conn: Any, app: Flask
+) -> None:
+    text("hi")
+    text("CALL")
+    messages = text("I want to end my life")
+    assert len(messages) == 1
+    assert "988" in messages[0] and "911" in messages[0] and "(727) 391-7001" in messages[0]
+    assert Queue(URGENT_QUEUE, connection=redis_conn).count == 1
+    text("i might kill myself")  # same conversation: still one urgent task
+    run_worker(redis_conn)
+    [task] = store(app).list_tasks()
+    assert (task.kind, task.priority, task.callback_number) == ("crisis", "urgent", TEXTER)
+    session = store(app).load_session("sms", TEXTER)
+    assert session is not None and session.state == "callback_name"
+
+
+def test_it_queues_a_callback_task_that_a_worker_writes(
+    text: Text, redis_conn: Any, app: Flask
+) -> None:
+    for body in ["ANXIETY", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES"]:
+        text(body)
+    assert Queue(DEFAULT_QUEUE, connection=redis_conn).count == 0
+    done = text("YES")
+    assert "(312) 555-0199" in done[0]
+    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    [job] = queue.get_jobs()
+    assert job.func_name == "workers.jobs.create_task"
+    run_worker(redis_conn)
+    [task] = store(app).list_tasks()
+    assert task.as_json() | {"id": "-", "created_at": "-"} == {
+        "id": "-",
+        "kind": "callback",
+        "priority": "normal",
+        "status": "new",
+        "created_at": "-",
+        "channel": "sms",
+        "language": "en",
+        "from_number": TEXTER,
+        "callback_number": TEXTER,
+        "name": "Sam",
+        "best_time": "evening",
+        "best_time_window": "evening",
+        "for_whom": "self",
+        "voicemail_ok": False,
+        "text_ok": True,
+        "topics": ["anxiety"],
+    }
+    assert store(app).notifications_due() == [task.id]
+
+
+def test_it_apologises_with_the_admissions_number_instead_of_a_500(
+    text: Text, app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError(f"cannot handle {TEXTER}: my secret message")
+
+    monkeypatch.setattr(app.extensions["intake"].conversations, "step", broken)
+    with caplog.at_level(logging.INFO):
+        messages = text("my secret message")
+    assert len(messages) == 1 and "(727) 391-7001" in messages[0] and "988" in messages[0]
+    assert "ValueError" in caplog.text
+    assert TEXTER not in caplog.text and "secret" not in caplog.text
+
+
+def test_it_apologises_when_redis_is_down(settings: Settings, redis_conn: Any) -> None:
+    from dataclasses import replace
+
+    from intake import create_app
+
+    app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    params = twilio_sms_params("hi", TEXTER)
+    response = app.test_client().post(
+        "/sms", data=params, headers={"X-Twilio-Signature": sign(settings, "/sms", params)}
+    )
+    assert response.status_code == 200
+    [message] = replies(response.data)
+    assert "(727) 391-7001" in message
+
+
+def test_it_logs_no_numbers_or_message_bodies(
+    text: Text, caplog: pytest.LogCaptureFixture, redis_conn: Any
+) -> None:
+    bodies = [
+        "hi",
+        "CALL",
+        "Samantha",
+        "(727) 555-0100",
+        "after dinner",
+        "other",
+        "yes",
+        "yes",
+        "yes",
+        "I want to die",
+        "STOP",
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for body in bodies:
+            text(body)
+        run_worker(redis_conn)
+    logged = caplog.text
+    assert "sms" in logged  # something was logged
+    for secret in [TEXTER, "3125550199", "7275550100", "Samantha", "after dinner", "want to die"]:
+        assert secret not in logged
+
+
+def test_it_answers_a_message_without_from_with_empty_twiml(
+    client: FlaskClient, settings: Settings
+) -> None:
+    params = twilio_sms_params("hi", "")
+    response = client.post(
+        "/sms", data=params, headers={"X-Twilio-Signature": sign(settings, "/sms", params)}
+    )
+    assert response.status_code == 200
+    assert replies(response.data) == []

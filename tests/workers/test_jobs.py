@@ -1,0 +1,210 @@
+"""workers.jobs with a real Redis and a real RQ worker, enqueued by name as the web layer does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+
+from intake import create_app
+from intake.config import Settings
+from intake.conversation import CREATE_TASK_JOB
+from intake.flow.events import CallbackRequest
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.tasks import Task, new_task_id
+from workers.jobs import create_task
+
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def make_task(
+    priority: str = "normal", created_at: datetime = T0, task_id: str | None = None
+) -> dict[str, Any]:
+    task = Task(
+        id=task_id or new_task_id(),
+        kind="crisis" if priority == "urgent" else "callback",
+        priority=priority,
+        created_at=created_at,
+        channel="sms",
+        language="en",
+        from_number="+13125550199",
+        callback_number="+13125550199",
+        name="Sam",
+        best_time="evening",
+        best_time_window="evening",
+        for_whom="self",
+        voicemail_ok=False,
+        text_ok=True,
+        topics=[],
+    )
+    return task.model_dump(mode="json")
+
+
+def queue_for(redis: Redis, task: dict[str, Any]) -> Queue:
+    name = URGENT_QUEUE if task["priority"] == "urgent" else DEFAULT_QUEUE
+    return Queue(name, connection=redis)
+
+
+def worker_queues(redis: Redis) -> list[Queue]:
+    """The queues in the Procfile worker's order: urgent first."""
+    return [Queue(URGENT_QUEUE, connection=redis), Queue(DEFAULT_QUEUE, connection=redis)]
+
+
+def work(redis: Redis) -> None:
+    """Run every queued job in this process, like the Procfile's worker does."""
+    SimpleWorker(worker_queues(redis), connection=redis).work(burst=True)
+
+
+def create_task_then_crash_once(task: dict[str, Any]) -> str:
+    """create_task, then fail the first time as if the worker died before acknowledging."""
+    task_id = create_task(task)
+    job = get_current_job()
+    assert job is not None
+    if job.connection.incr(f"test:attempts:{job.id}") == 1:
+        raise ConnectionError("worker lost its connection after writing")
+    return task_id
+
+
+def test_it_stores_the_task(redis_conn: Redis) -> None:
+    task = make_task()
+    job = queue_for(redis_conn, task).enqueue(CREATE_TASK_JOB, task)
+
+    work(redis_conn)
+
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() == task["id"]
+    store = Store(redis_conn)
+    tasks = store.list_tasks()
+    assert [t.model_dump(mode="json") for t in tasks] == [task]
+    assert store.get_task(task["id"]) == Task.model_validate(task)
+    assert store.notifications_due() == [task["id"]]
+
+
+def test_it_stores_a_task_once_when_enqueued_twice(redis_conn: Redis) -> None:
+    task = make_task()
+    queue = queue_for(redis_conn, task)
+    queue.enqueue(CREATE_TASK_JOB, task, job_id="first")
+    queue.enqueue(CREATE_TASK_JOB, task, job_id="second")
+
+    work(redis_conn)
+
+    assert Job.fetch("first", connection=redis_conn).get_status() == JobStatus.FINISHED
+    assert Job.fetch("second", connection=redis_conn).get_status() == JobStatus.FINISHED
+    store = Store(redis_conn)
+    assert [t.id for t in store.list_tasks()] == [task["id"]]
+    assert store.notifications_due() == [task["id"]]
+
+
+def test_it_stores_a_task_once_when_the_job_is_retried(redis_conn: Redis) -> None:
+    task = make_task()
+    job = queue_for(redis_conn, task).enqueue(
+        f"{__name__}.create_task_then_crash_once", task, retry=Retry(max=2)
+    )
+
+    work(redis_conn)
+
+    assert job.get_status() == JobStatus.FINISHED
+    assert redis_conn.get(f"test:attempts:{job.id}") == b"2"
+    store = Store(redis_conn)
+    assert [t.id for t in store.list_tasks()] == [task["id"]]
+    assert store.notifications_due() == [task["id"]]
+
+
+def test_it_lists_urgent_first_then_oldest(redis_conn: Redis) -> None:
+    newer = make_task(created_at=T0 + timedelta(minutes=5))
+    older = make_task(created_at=T0)
+    urgent = make_task(priority="urgent", created_at=T0 + timedelta(minutes=10))
+    for task in (newer, urgent, older):
+        queue_for(redis_conn, task).enqueue(CREATE_TASK_JOB, task)
+
+    work(redis_conn)
+
+    store = Store(redis_conn)
+    assert [t.id for t in store.list_tasks()] == [urgent["id"], older["id"], newer["id"]]
+    assert sorted(store.notifications_due()) == sorted([urgent["id"], older["id"], newer["id"]])
+
+
+def test_it_fails_on_an_invalid_payload(redis_conn: Redis) -> None:
+    task = make_task()
+    task["priority"] = "whenever"
+    queue = queue_for(redis_conn, make_task())
+    job = queue.enqueue(CREATE_TASK_JOB, task)
+
+    work(redis_conn)
+
+    assert job.get_status() == JobStatus.FAILED
+    assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
+    failure = job.latest_result().exc_string or ""  # type: ignore[union-attr]
+    assert "invalid task payload: priority" in failure
+    # the failed-job registry and the worker's log must not repeat what the person told us
+    assert task["callback_number"] not in failure and "whenever" not in failure
+    store = Store(redis_conn)
+    assert store.list_tasks() == []
+    assert store.notifications_due() == []
+
+
+def test_it_fails_when_run_outside_a_worker() -> None:
+    try:
+        create_task(make_task())
+    except RuntimeError as e:
+        assert "RQ worker" in str(e)
+    else:
+        raise AssertionError("create_task ran without a worker")
+
+
+def test_it_runs_in_a_forking_worker(redis_conn: Redis) -> None:
+    task = make_task()
+    job = queue_for(redis_conn, task).enqueue(CREATE_TASK_JOB, task)
+
+    Worker(worker_queues(redis_conn), connection=redis_conn).work(burst=True)
+
+    assert job.get_status() == JobStatus.FINISHED
+    assert [t.id for t in Store(redis_conn).list_tasks()] == [task["id"]]
+
+
+def test_it_stores_what_the_conversation_queues(redis_conn: Redis, settings: Settings) -> None:
+    conversations = create_app(settings).extensions["intake"].conversations  # as the web wires it
+    request = CallbackRequest(
+        kind="crisis",
+        priority="urgent",
+        channel="sms",
+        language="es",
+        from_number="+13125550199",
+        callback_number="+13125550199",
+        name=None,
+        best_time=None,
+        best_time_window=None,
+        for_whom=None,
+        voicemail_ok=None,
+        text_ok=None,
+    )
+
+    conversations.enqueue_task(request, "abc123", T0)
+    assert Queue(URGENT_QUEUE, connection=redis_conn).job_ids == ["create-task-abc123"]
+    work(redis_conn)
+
+    tasks = Store(redis_conn).list_tasks()
+    assert [t.as_json() for t in tasks] == [
+        {
+            "id": "abc123",
+            "kind": "crisis",
+            "priority": "urgent",
+            "status": "new",
+            "created_at": "2026-03-02T14:30:00Z",
+            "channel": "sms",
+            "language": "es",
+            "from_number": "+13125550199",
+            "callback_number": "+13125550199",
+            "name": None,
+            "best_time": None,
+            "best_time_window": None,
+            "for_whom": None,
+            "voicemail_ok": None,
+            "text_ok": None,
+            "topics": [],
+        }
+    ]

@@ -1,0 +1,1 @@
+"""RQ jobs. Plain functions; they raise on failure so RQ retries them."""
