@@ -1,0 +1,186 @@
+"""POST /voice and the URLs its TwiML points to: engine events out as <Say>, <Gather>, <Dial>."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ..flow import events as ev
+from ..flow.engine import UserInput
+from ..flow.text import parse_phone
+from .errors import describe
+from .signature import twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__)
+
+SPEECH_LANGUAGES = {"en": "en-US", "es": "es-US"}
+GATHER_TIMEOUT = 6  # seconds of silence before we re-prompt
+NUMBER_ENTRY_TIMEOUT = 10  # typing a phone number takes longer
+ANSWERED = {"completed", "answered"}
+
+
+def caller_number(raw: str) -> str:
+    """The caller's E.164 number, or "" when hidden or unusable (Anonymous, Restricted, ...)."""
+    return parse_phone(raw) or ""
+
+
+def xml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+def render(events: list[ev.Event], language: str) -> VoiceResponse:
+    """TwiML for the engine's events: what to say, then a Gather, a Dial or a Hangup."""
+    services = current_app.extensions["intake"]
+    settings = services.settings
+    voice = settings.voice_for(language)
+    speech_language = SPEECH_LANGUAGES.get(language, "en-US")
+    response = VoiceResponse()
+    pending: list[str] = []
+    urgent = False  # the crisis message is said in full, never cut short by a key press
+    for event in events:
+        if isinstance(event, ev.LanguageChanged):
+            voice = settings.voice_for(event.language)
+            speech_language = SPEECH_LANGUAGES.get(event.language, "en-US")
+        elif isinstance(event, ev.CrisisDetected):
+            urgent = True
+        elif isinstance(event, (ev.PromptSpoken, ev.SnippetSent)):
+            if urgent:
+                response.say(event.text, voice=voice, language=speech_language)
+                urgent = False
+            else:
+                pending.append(event.text)
+        elif isinstance(event, ev.InputRequested):
+            gather = gather_for(event, settings.public_base_url, speech_language)
+            for text in pending:
+                gather.say(text, voice=voice, language=speech_language)
+            pending = []
+            response.append(gather)
+        elif isinstance(event, ev.TransferRequested):
+            for text in pending:
+                response.say(text, voice=voice, language=speech_language)
+            pending = []
+            response.dial(
+                settings.admissions_dial_number,
+                action=f"{settings.public_base_url}/voice/dial-status",
+                method="POST",
+                timeout=settings.dial_timeout_seconds,
+                answer_on_bridge=True,
+            )
+        elif isinstance(event, ev.SessionEnded):
+            for text in pending:
+                response.say(text, voice=voice, language=speech_language)
+            pending = []
+            response.hangup()
+    for text in pending:
+        response.say(text, voice=voice, language=speech_language)
+    return response
+
+
+def gather_for(event: ev.InputRequested, base_url: str, speech_language: str) -> Gather:
+    """A Gather for keys and speech that posts back even when the caller says nothing."""
+    attrs: dict[str, object] = {
+        "input": "dtmf speech",
+        "action": f"{base_url}/voice/input",
+        "method": "POST",
+        "timeout": NUMBER_ENTRY_TIMEOUT if event.finish_on_key else GATHER_TIMEOUT,
+        "speech_timeout": "auto",
+        "language": speech_language,
+        "action_on_empty_result": True,
+    }
+    if event.num_digits:
+        attrs["num_digits"] = event.num_digits
+    if event.finish_on_key:
+        attrs["finish_on_key"] = event.finish_on_key
+    if event.hints:
+        attrs["hints"] = ", ".join(event.hints)
+    return Gather(**attrs)
+
+
+def _fail(call_sid: str, error: Exception) -> Response:
+    """Never an error tone or dead air: an apology with the admissions number, then goodbye."""
+    log.error("voice call %s failed: %s", call_sid[-6:], describe(error))
+    services = current_app.extensions["intake"]
+    response = VoiceResponse()
+    response.say(services.error_text("voice"), voice=services.settings.voice_en, language="en-US")
+    response.hangup()
+    return xml(response)
+
+
+def _language(session: object) -> str:
+    return getattr(session, "language", "en")
+
+
+@bp.post("/voice")
+@twilio_signed
+def incoming() -> Response:
+    """A call arrives: safety first, then the main menu."""
+    services = current_app.extensions["intake"]
+    call_sid = request.form.get("CallSid", "")
+    contact = caller_number(request.form.get("From", ""))
+    try:
+        services.store.delete_session(
+            "voice", call_sid
+        )  # Twilio re-asked for this call: start over
+        step = services.conversations.step("voice", call_sid, contact, None)
+        return xml(respond(step.events, _language(step.session), call_sid))
+    except Exception as e:
+        return _fail(call_sid, e)
+
+
+@bp.post("/voice/input")
+@twilio_signed
+def gathered() -> Response:
+    """Keys or speech from a Gather, or nothing when the caller stayed silent."""
+    services = current_app.extensions["intake"]
+    call_sid = request.form.get("CallSid", "")
+    contact = caller_number(request.form.get("From", ""))
+    digits = request.form.get("Digits", "").strip()
+    speech = request.form.get("SpeechResult", "").strip()
+    inp = UserInput(digits=digits, speech=speech, timed_out=not digits and not speech)
+    try:
+        step = services.conversations.step("voice", call_sid, contact, inp)
+        return xml(respond(step.events, _language(step.session), call_sid))
+    except Exception as e:
+        return _fail(call_sid, e)
+
+
+@bp.post("/voice/dial-status")
+@twilio_signed
+def dial_status() -> Response:
+    """After <Dial>: the call with admissions ended, or nobody picked up."""
+    services = current_app.extensions["intake"]
+    call_sid = request.form.get("CallSid", "")
+    status = request.form.get("DialCallStatus", "")
+    try:
+        name = "dial_completed" if status in ANSWERED else "dial_failed"
+        log.info("voice call %s: admissions transfer %s", call_sid[-6:], status or "unknown")
+        step = services.conversations.signal("voice", call_sid, name)
+        if step.session is None:  # the session is gone: end politely rather than in silence
+            response = VoiceResponse()
+            response.hangup()
+            return xml(response)
+        return xml(respond(step.events, _language(step.session), call_sid))
+    except Exception as e:
+        return _fail(call_sid, e)
+
+
+def respond(events: list[ev.Event], language: str, call_sid: str) -> VoiceResponse:
+    """Render events; a transfer request first asks whether admissions is open right now."""
+    services = current_app.extensions["intake"]
+    if any(isinstance(e, ev.TransferRequested) for e in events):
+        is_open = services.settings.admissions_open(services.conversations.clock())
+        log.info(
+            "voice call %s: transfer asked, admissions %s",
+            call_sid[-6:],
+            "open" if is_open else "closed",
+        )
+        if is_open:
+            before = [e for e in events if not isinstance(e, ev.TransferRequested)]
+            signalled = services.conversations.signal("voice", call_sid, "transfer_open")
+            return render(before + signalled.events + [ev.TransferRequested()], language)
+        events = [e for e in events if not isinstance(e, ev.TransferRequested)]
+        events += services.conversations.signal("voice", call_sid, "transfer_unavailable").events
+    return render(events, language)
