@@ -1,0 +1,40 @@
+# Two commands for a new clone: `make run` (the bot, on http://127.0.0.1:8000) and `make test`.
+# Everything runs from the project's own virtualenv in .venv; nothing is installed globally.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run chat test lint check clean
+
+run: $(VENV)/.installed
+	$(BIN)/intake dev
+
+chat: $(VENV)/.installed
+	$(BIN)/intake chat
+
+test: lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy --follow-imports=silent intake/flow
+
+check: $(VENV)/.installed
+	$(BIN)/intake flows check
+
+# The stamps make re-runs fast; editing pyproject.toml reinstalls.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed: run make PYTHON=python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,317 @@
+"""The `intake` command: flows check, tasks list, chat, dev."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import secrets
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import ConfigError, Settings
+from .flow.loader import FlowError
+from .tasks import OUTCOMES, iso
+
+if TYPE_CHECKING:
+    from .store import Store
+
+CHAT_FROM = "+17275550100"  # a fictional 555-01xx number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intake", description="Helpline intake bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    flows = sub.add_parser("flows", help="check or describe the flow files")
+    flows_sub = flows.add_subparsers(dest="flows_command", required=True)
+    flows_sub.add_parser("check", help="validate flows/*.yaml, snippets and crisis phrases")
+    flows_sub.add_parser("schema", help="print the JSON Schema of a flow file")
+
+    tasks = sub.add_parser("tasks", help="staff tasks")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    tasks_list = tasks_sub.add_parser(
+        "list", help="tasks: urgent first, then due time, then oldest"
+    )
+    tasks_list.add_argument("--json", action="store_true", help="print JSON")
+    tasks_list.add_argument("--open", action="store_true", help="leave out done tasks")
+    for name, help_text in [
+        ("show", "one task with its attempts and audit trail"),
+        ("claim", "claim a task so others see it is yours"),
+        ("attempt", "record a call attempt"),
+        ("reschedule", "move a claimed task to a new time"),
+        ("done", "complete a claimed task"),
+        ("reopen", "reopen a done task"),
+    ]:
+        p = tasks_sub.add_parser(name, help=help_text)
+        p.add_argument("task_id")
+        if name == "attempt":
+            p.add_argument("outcome", choices=OUTCOMES)
+        if name == "reschedule":
+            p.add_argument("when", help="ISO 8601 time, e.g. 2026-11-26T14:00 (business time zone)")
+        if name != "show":
+            p.add_argument(
+                "--by",
+                default=os.environ.get("INTAKE_STAFF_EMAIL"),
+                help="your staff email (default: $INTAKE_STAFF_EMAIL)",
+            )
+            p.add_argument("--note", help="a short note for the audit trail")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    staff_add = staff_sub.add_parser("add", help="create or update an account (password prompted)")
+    staff_add.add_argument("email")
+    staff_add.add_argument("--role", choices=["admissions", "admin"], default="admissions")
+    staff_add.add_argument("--phone", help="number for reminders about tasks you claimed")
+    staff_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (for scripts)",
+    )
+    staff_sub.add_parser("list", help="list accounts")
+
+    chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
+    chat.add_argument(
+        "--from", dest="from_number", default=CHAT_FROM, help="the number you text from"
+    )
+    chat.add_argument("--url", help="where the app listens (default: PUBLIC_BASE_URL)")
+
+    dev = sub.add_parser(
+        "dev", help="run Redis (unless REDIS_URL is set), web and worker; what `make run` does"
+    )
+    dev.add_argument("--port", type=int, default=None)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "flows":
+            return flows_command(args.flows_command)
+        if args.command == "tasks":
+            if args.tasks_command == "list":
+                return tasks_list_command(as_json=args.json, only_open=args.open)
+            return task_command(args)
+        if args.command == "staff":
+            return staff_command(args)
+        if args.command == "chat":
+            return chat_command(args.from_number, args.url)
+        if args.command == "dev":
+            from .devserver import run
+
+            return run(port=args.port)
+    except ConfigError as e:
+        print(f"intake: configuration error: {e}", file=sys.stderr)
+        return 2
+    except FlowError as e:
+        print("intake: invalid flows:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    parser.error("unknown command")
+    return 2
+
+
+def flows_command(what: str) -> int:
+    if what == "schema":
+        from .flow.model import flow_json_schema
+
+        print(json.dumps(flow_json_schema(), indent=2))
+        return 0
+    from .app import FLOW_ID
+    from .config import flow_settings
+    from .flow.loader import default_params, load_flows
+
+    flows_dir, admissions, program = flow_settings()
+    flow = load_flows(flows_dir, default_params(admissions, program))[FLOW_ID]
+    print(
+        f"flows ok: {flow.id}: {len(flow.spec.states)} states, {len(flow.snippets)} snippets, "
+        f"languages {', '.join(flow.spec.languages)}, channels {', '.join(flow.spec.channels)}"
+    )
+    return 0
+
+
+def _store() -> tuple[Settings, Store]:
+    from redis import Redis
+
+    from .store import Store
+
+    settings = Settings.from_env()
+    return settings, Store(Redis.from_url(settings.redis_url))
+
+
+def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
+    _, store = _store()
+    tasks = [t for t in store.list_tasks() if t.is_open or not only_open]
+    if as_json:
+        print(json.dumps([t.as_json() for t in tasks], indent=2, ensure_ascii=False))
+        return 0
+    if not tasks:
+        print("no tasks")
+    for t in tasks:
+        data = t.as_json()
+        print(
+            f"{data['id']}  {t.priority:<6}  {t.kind:<8}  {t.status:<8}  {data['created_at']}  "
+            f"{t.callback_number or '-'}  {t.best_time_window or '-'}  {t.language}"
+        )
+    return 0
+
+
+def task_command(args: argparse.Namespace) -> int:
+    """show / claim / attempt / reschedule / done / reopen one task."""
+    from .desk import Desk
+    from .tasks import TransitionError
+
+    settings, store = _store()
+    task = store.get_task(args.task_id)
+    if task is None:
+        print(f"intake: no task {args.task_id!r}", file=sys.stderr)
+        return 1
+    if args.tasks_command != "show":
+        if not args.by:
+            print("intake: say who you are with --by EMAIL or INTAKE_STAFF_EMAIL", file=sys.stderr)
+            return 2
+        if store.get_staff(args.by) is None:
+            print(f"intake: {args.by} is not a staff account (intake staff add)", file=sys.stderr)
+            return 2
+        details: dict[str, object] = {"note": args.note}
+        if args.tasks_command == "attempt":
+            details["outcome"] = args.outcome
+        if args.tasks_command == "reschedule":
+            try:
+                when = datetime.fromisoformat(args.when)
+            except ValueError:
+                print(f"intake: {args.when!r} is not a time like 2026-11-26T14:00", file=sys.stderr)
+                return 2
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=settings.business_timezone)
+            details["when"] = when.astimezone(UTC)
+        try:
+            desk = Desk(store, store.redis, settings)
+            task = desk.change(task.id, args.tasks_command, args.by, **details)
+        except TransitionError as e:
+            print(f"intake: {e}", file=sys.stderr)
+            return 1
+    detail = task.as_detail()
+    detail["audit"] = [
+        {"at": iso(e.at), "by": e.by, "action": e.action, "detail": e.detail}
+        for e in store.audit(task.id)
+    ]
+    if args.json:
+        print(json.dumps(detail, indent=2, ensure_ascii=False))
+    else:
+        for key, value in detail.items():
+            if key != "audit":
+                print(f"{key:>17}: {value}")
+        for entry in detail["audit"]:  # type: ignore[attr-defined]
+            print(f"  {entry['at']}  {entry['by']:<24} {entry['action']} {entry['detail']}")
+    return 0
+
+
+def staff_command(args: argparse.Namespace) -> int:
+    """Add or list staff accounts."""
+    from werkzeug.security import generate_password_hash
+
+    from .store import StaffAccount
+
+    _, store = _store()
+    if args.staff_command == "list":
+        for account in store.list_staff():
+            print(f"{account.email}  {account.role}")
+        return 0
+    email = args.email.strip().lower()
+    if "@" not in email:
+        print(f"intake: {args.email!r} is not an email address", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {email}: ")
+        if getpass.getpass("Again: ") != password:
+            print("intake: the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 12:
+        print("intake: use a password of at least 12 characters", file=sys.stderr)
+        return 2
+    phone = None
+    if args.phone:
+        from .flow.text import parse_phone
+
+        phone = parse_phone(args.phone)
+        if phone is None:
+            print(f"intake: {args.phone!r} is not a valid phone number", file=sys.stderr)
+            return 2
+    store.save_staff(
+        StaffAccount(
+            email=email, password_hash=generate_password_hash(password), role=args.role, phone=phone
+        )
+    )
+    print(f"staff account {email} saved ({args.role})")
+    return 0
+
+
+def chat_command(from_number: str, url: str | None) -> int:
+    """Read lines from the terminal, post them signed like Twilio, print the replies."""
+    from dotenv import load_dotenv
+    from twilio.request_validator import RequestValidator
+
+    load_dotenv(Path.cwd() / ".env")
+    env = dict(os.environ)
+    # chat only speaks HTTP; under `make run` REDIS_URL is unset (the embedded Redis is private).
+    env["REDIS_URL"] = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    settings = Settings.from_env(env)
+    signed_url = f"{settings.public_base_url}/sms"
+    target = (url.rstrip("/") + "/sms") if url else signed_url
+    validator = RequestValidator(settings.twilio_auth_token)
+    interactive = sys.stdin.isatty()
+    print(f"Texting {target} from {from_number}. Type a message, Enter to send, Ctrl-D to quit.")
+    while True:
+        if interactive:
+            print("you> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        body = line.rstrip("\n")
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": settings.twilio_account_sid,
+            "MessagingServiceSid": "",
+            "From": from_number,
+            "To": settings.twilio_phone_number,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "ApiVersion": "2010-04-01",
+            "SmsStatus": "received",
+        }
+        data = urllib.parse.urlencode(params).encode()
+        req = urllib.request.Request(target, data=data, method="POST")
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        req.add_header("X-Twilio-Signature", validator.compute_signature(signed_url, params))
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                xml = resp.read().decode()
+        except urllib.error.HTTPError as e:
+            print(f"[the app answered HTTP {e.code}]")
+            continue
+        except OSError as e:
+            print(f"[cannot reach {target}: {e}. Is `make run` running?]")
+            return 1
+        replies = [m.text or "" for m in ET.fromstring(xml).iter("Message")]
+        if not replies:
+            print("bot> (no reply)")
+        for text in replies:
+            print(f"bot> {text}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""`intake dev`, what `make run` does: .env, an embedded Redis, then the Procfile's processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from .app import load_flow
+from .config import ROOT, Settings, envint
+from .redis_server import RedisProcess, RedisStartError, start_redis
+
+DEFAULT_PORT = 8000
+DEV_PHONE = "+17275550199"  # a fictional 555-01xx number that phonenumbers accepts
+READY_TIMEOUT = 30.0  # seconds to wait for /healthz before telling the user where to look
+HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
+
+
+def run(port: int | None = None, root: Path | None = None) -> int:
+    """Start Redis (unless REDIS_URL is set), then web and worker via honcho until Ctrl-C."""
+    if root is None:
+        root = Path.cwd() if (Path.cwd() / "Procfile").is_file() else ROOT
+    if not (root / "Procfile").is_file():
+        print(
+            f"intake: no Procfile in {root}: run `intake dev` from a clone of the repository",
+            file=sys.stderr,
+        )
+        return 2
+    env_file = root / ".env"
+    if not env_file.exists():
+        first_port = port or envint(os.environ, "PORT", DEFAULT_PORT, minimum=1)
+        write_dev_env(env_file, root / ".env.example", first_port)
+        print(
+            f"Created {env_file.name} with development values (fake Twilio credentials, "
+            f"a random SECRET_KEY); edit it to use a real Twilio account."
+        )
+    env = load_env(env_file)
+    # Without --port or PORT, keep to the port in PUBLIC_BASE_URL so `make chat` finds the app.
+    port = port or envint(env, "PORT", local_port(env.get("PUBLIC_BASE_URL", "")), minimum=1)
+    embedded = not env.get("REDIS_URL")
+    # The embedded Redis's URL is not known yet; every other setting and the flows are checked now.
+    settings = Settings.from_env(
+        {**env, "REDIS_URL": env.get("REDIS_URL") or "redis://127.0.0.1/0"}
+    )
+    load_flow(settings)
+    if not port_is_free(port):
+        print(
+            f"intake: port {port} is in use; choose another, e.g. PORT={port + 1} make run",
+            file=sys.stderr,
+        )
+        return 1
+
+    redis: RedisProcess | None = None
+    honcho: subprocess.Popen[bytes] | None = None
+    ctrl_c = False
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        if embedded:
+            redis = start_redis(data_dir=root / "var" / "redis", appendonly=True)
+            env["REDIS_URL"] = redis.url
+        env["PORT"] = str(port)
+        env["PYTHONUNBUFFERED"] = "1"
+        # gunicorn and rq live beside this Python, even when the venv is not activated.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        honcho = subprocess.Popen(
+            # -e /dev/null: the environment built here already holds .env, and must win over it.
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                "Procfile",
+                "-e",
+                os.devnull,
+                "-p",
+                str(port),
+            ],
+            cwd=root,
+            env=env,
+        )
+        if wait_until_up(port, honcho):
+            print(banner(port, settings.public_base_url, env["REDIS_URL"], embedded), flush=True)
+        return honcho.wait()
+    except RedisStartError as e:
+        print(f"intake: could not start the embedded Redis: {e}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Terminated) as e:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
+        ctrl_c = isinstance(e, KeyboardInterrupt)
+        print("\nStopping web, worker and Redis...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if honcho is not None:
+            stop_honcho(honcho, ctrl_c)
+        if redis is not None:
+            redis.stop()
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class Terminated(Exception):
+    """SIGTERM (kill, docker stop): stop everything as Ctrl-C does."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def write_dev_env(path: Path, example: Path, port: int) -> None:
+    """Write .env from .env.example with generated development values."""
+    values = {
+        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        "TWILIO_AUTH_TOKEN": "dev-" + secrets.token_hex(16),
+        "TWILIO_PHONE_NUMBER": DEV_PHONE,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    lines = example.read_text().splitlines() if example.exists() else []
+    out: list[str] = []
+    for line in lines:
+        match = re.match(r"([A-Z][A-Z0-9_]*)=", line)
+        if match and match.group(1) in values:
+            line = f"{match.group(1)}={values.pop(match.group(1))}"
+        out.append(line)
+    out.extend(f"{name}={value}" for name, value in values.items())
+    path.write_text("\n".join(out) + "\n")
+    path.chmod(0o600)  # it holds secrets
+
+
+def load_env(env_file: Path) -> dict[str, str]:
+    """The .env file's values, overridden by the real environment."""
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**from_file, **os.environ}
+
+
+def local_port(public_base_url: str) -> int:
+    """The port of an http://127.0.0.1 or localhost PUBLIC_BASE_URL, else the default."""
+    parsed = urlparse(public_base_url)
+    try:
+        if parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost"):
+            return parsed.port or 80
+    except ValueError:
+        pass
+    return DEFAULT_PORT
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port gunicorn will bind (0.0.0.0:port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_up(port: int, honcho: subprocess.Popen[bytes]) -> bool:
+    """Poll /healthz until it answers 200; False if honcho stopped or it took too long."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline and honcho.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    if honcho.poll() is None:
+        print(
+            f"intake: http://127.0.0.1:{port}/healthz does not answer yet; see the log above.",
+            flush=True,
+        )
+    return False
+
+
+def stop_honcho(honcho: subprocess.Popen[bytes], ctrl_c: bool) -> None:
+    """Have honcho stop web and worker (it signals their process groups), then wait for it."""
+    if ctrl_c:
+        # The terminal's Ctrl-C reached honcho too, and it is already stopping them.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            honcho.wait(timeout=HONCHO_STOP_TIMEOUT)
+    if honcho.poll() is None:
+        honcho.terminate()
+    try:
+        honcho.wait(timeout=HONCHO_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        honcho.kill()
+        honcho.wait()
+
+
+def banner(port: int, public_base_url: str, redis_url: str, embedded: bool) -> str:
+    """What to do next, printed once the app answers."""
+    local = f"http://127.0.0.1:{port}"
+    base = urlparse(public_base_url)
+    chat = "make chat   (or .venv/bin/intake chat)"
+    if base.hostname in ("127.0.0.1", "localhost") and base.port != port:
+        chat = f".venv/bin/intake chat --url {local}   (PUBLIC_BASE_URL names another port)"
+    redis, tasks = "as REDIS_URL says", ".venv/bin/intake tasks list"
+    if embedded:  # its URL is in no file, so show it (a URL from settings may hold a password)
+        redis = f"{redis_url}  (embedded, data in var/redis/)"
+        tasks = f"REDIS_URL={redis_url} {tasks}"
+    return "\n".join(
+        [
+            "",
+            f"  intake is running at {local}",
+            f"  Twilio SMS webhook:  POST {local}/sms  (signatures are checked against "
+            f"{public_base_url}/sms)",
+            f"  Redis:               {redis}",
+            "",
+            f"  Chat with the bot from a second terminal:  {chat}",
+            f"  Staff tasks:  {tasks}",
+            "  Stop everything with Ctrl-C.",
+            "",
+        ]
+    )

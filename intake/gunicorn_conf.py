@@ -1,0 +1,27 @@
+"""Gunicorn settings for the Procfile's web process (`-c python:intake.gunicorn_conf`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from intake.app import load_flow
+from intake.config import ConfigError, Settings
+from intake.flow.loader import FlowError
+
+# No runtime control socket: several servers (dev, tests) may run side by side.
+control_socket_disable = True
+# No access log: a request line is all it would add, and the webhooks log what matters.
+accesslog = None
+
+
+def on_starting(server: Any) -> None:
+    """Check settings and flows before any worker boots: one clear line, not a traceback."""
+    try:
+        load_flow(Settings.from_env())
+    except ConfigError as e:
+        print(f"intake: configuration error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except FlowError as e:
+        print(f"intake: invalid flows: {'; '.join(e.problems)}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -1,0 +1,183 @@
+"""The Procfile's web and worker as real processes, a private Redis, and Twilio-signed HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intake.redis_server import free_port, start_redis
+
+from .support import (
+    base_env,
+    post_form,
+    procfile_commands,
+    sms_params,
+    stop_group,
+    twiml_messages,
+)
+
+TEXTER = "+13125550142"
+START_TIMEOUT = 60.0
+TASK_TIMEOUT = 20.0
+
+
+@dataclass
+class Stack:
+    """The running web and worker, and how to reach them."""
+
+    base_url: str
+    workdir: Path
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {name} ---\n{(self.workdir / f'{name}.log').read_text(errors='replace')[-4000:]}"
+            for name in self.processes
+        )
+
+    def text(self, body: str) -> list[str]:
+        """Send one SMS as Twilio would; return the reply messages."""
+        params = sms_params(
+            body, TEXTER, self.env["TWILIO_PHONE_NUMBER"], self.env["TWILIO_ACCOUNT_SID"]
+        )
+        status, xml = post_form(self.base_url + "/sms", params, self.env["TWILIO_AUTH_TOKEN"])
+        assert status == 200, f"{xml}\n{self.logs()}"
+        return twiml_messages(xml)
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """What `intake tasks list --json` prints."""
+        result = subprocess.run(
+            [sys.executable, "-m", "intake.cli", "tasks", "list", "--json"],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        tasks: list[dict[str, Any]] = json.loads(result.stdout)
+        return tasks
+
+
+@pytest.fixture(scope="module")
+def stack(
+    session_settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("e2e")  # no .env here: only the settings below count
+    with start_redis() as redis:
+        env = {
+            **base_env(workdir),
+            **session_settings_env,
+            "REDIS_URL": redis.url,
+            "PORT": str(port),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        }
+        running = Stack(f"http://127.0.0.1:{port}", workdir, env, {})
+        try:
+            for name, command in procfile_commands().items():
+                with (workdir / f"{name}.log").open("wb") as log:
+                    running.processes[name] = subprocess.Popen(
+                        ["bash", "-c", command],
+                        cwd=workdir,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+            wait_for_health(running)
+            yield running
+        finally:
+            for process in running.processes.values():
+                stop_group(process)
+
+
+def wait_for_health(stack: Stack) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        for name, process in stack.processes.items():
+            if process.poll() is not None:
+                pytest.fail(f"{name} exited with {process.returncode}\n{stack.logs()}")
+        try:
+            with urllib.request.urlopen(stack.base_url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"/healthz did not answer in {START_TIMEOUT:.0f} s\n{stack.logs()}")
+
+
+def test_it_turns_an_sms_conversation_into_a_callback_task(stack: Stack) -> None:
+    for body in ["hi", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES", "YES"]:
+        assert stack.text(body), f"no reply to {body!r}\n{stack.logs()}"
+
+    deadline = time.monotonic() + TASK_TIMEOUT
+    tasks = stack.tasks()
+    while not tasks and time.monotonic() < deadline:
+        time.sleep(0.25)
+        tasks = stack.tasks()
+
+    assert len(tasks) == 1, f"{tasks}\n{stack.logs()}"
+    task = tasks[0]
+    assert set(task) == {
+        "id",
+        "kind",
+        "priority",
+        "status",
+        "created_at",
+        "channel",
+        "language",
+        "from_number",
+        "callback_number",
+        "name",
+        "best_time",
+        "best_time_window",
+        "for_whom",
+        "voicemail_ok",
+        "text_ok",
+        "topics",
+    }
+    assert isinstance(task["id"], str) and task["id"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", task["created_at"])
+    assert {k: v for k, v in task.items() if k not in ("id", "created_at")} == {
+        "kind": "callback",
+        "priority": "normal",
+        "status": "new",
+        "channel": "sms",
+        "language": "en",
+        "from_number": TEXTER,
+        "callback_number": TEXTER,
+        "name": "Sam",
+        "best_time": "evening",
+        "best_time_window": "evening",
+        "for_whom": "self",
+        "voicemail_ok": False,
+        "text_ok": True,
+        "topics": [],
+    }
+
+
+def test_it_refuses_a_wrong_signature(stack: Stack) -> None:
+    params = sms_params(
+        "hi", TEXTER, stack.env["TWILIO_PHONE_NUMBER"], stack.env["TWILIO_ACCOUNT_SID"]
+    )
+    status, body = post_form(
+        stack.base_url + "/sms",
+        params,
+        stack.env["TWILIO_AUTH_TOKEN"],
+        signature="bm90IGEgc2lnbmF0dXJl",
+    )
+    assert status == 403, body
