@@ -1,13 +1,18 @@
-"""The Procfile's web and worker as real processes, a private Redis, and Twilio-signed HTTP."""
+"""The Procfile's web and worker as real processes, a private Redis, and Twilio-signed HTTP.
+
+Both channels share one running stack, so each test looks only at its own channel's tasks.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import subprocess
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,14 +129,7 @@ def test_it_turns_an_sms_conversation_into_a_callback_task(stack: Stack) -> None
     for body in ["hi", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES", "YES"]:
         assert stack.text(body), f"no reply to {body!r}\n{stack.logs()}"
 
-    deadline = time.monotonic() + TASK_TIMEOUT
-    tasks = stack.tasks()
-    while not tasks and time.monotonic() < deadline:
-        time.sleep(0.25)
-        tasks = stack.tasks()
-
-    assert len(tasks) == 1, f"{tasks}\n{stack.logs()}"
-    task = tasks[0]
+    [task] = wait_for_tasks(stack, "sms")
     assert set(task) == {
         "id",
         "kind",
@@ -161,6 +159,64 @@ def test_it_turns_an_sms_conversation_into_a_callback_task(stack: Stack) -> None
         "from_number": TEXTER,
         "callback_number": TEXTER,
         "name": "Sam",
+        "best_time": "evening",
+        "best_time_window": "evening",
+        "for_whom": "self",
+        "voicemail_ok": False,
+        "text_ok": True,
+        "topics": [],
+    }
+
+
+def wait_for_tasks(stack: Stack, channel: str) -> list[dict[str, Any]]:
+    """Poll `intake tasks list --json` until the worker has written a task for `channel`."""
+    deadline = time.monotonic() + TASK_TIMEOUT
+    tasks = [t for t in stack.tasks() if t["channel"] == channel]
+    while not tasks and time.monotonic() < deadline:
+        time.sleep(0.25)
+        tasks = [t for t in stack.tasks() if t["channel"] == channel]
+    assert len(tasks) == 1, f"{tasks}\n{stack.logs()}"
+    return tasks
+
+
+def test_it_turns_a_phone_call_into_a_voice_task(stack: Stack) -> None:
+    caller = "+13125550143"
+    call_sid = "CA" + secrets.token_hex(16)
+    common = {
+        "CallSid": call_sid,
+        "AccountSid": stack.env["TWILIO_ACCOUNT_SID"],
+        "From": caller,
+        "To": stack.env["TWILIO_PHONE_NUMBER"],
+        "CallStatus": "in-progress",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+
+    def post(path: str, **extra: str) -> ET.Element:
+        status, xml = post_form(
+            stack.base_url + path, common | extra, stack.env["TWILIO_AUTH_TOKEN"]
+        )
+        assert status == 200, f"{xml}\n{stack.logs()}"
+        return ET.fromstring(xml)
+
+    greeting = post("/voice")
+    assert "9 1 1" in ET.tostring(greeting, encoding="unicode")
+    # callback, this number, evening, for me, no voicemail, texts ok, confirm
+    for digits in ["2", "1", "3", "1", "2", "1"]:
+        assert list(post("/voice/input", Digits=digits).iter("Gather")), digits
+    done = post("/voice/input", Digits="1")
+    assert done[-1].tag == "Hangup"
+
+    [task] = wait_for_tasks(stack, "voice")
+    assert {k: v for k, v in task.items() if k not in ("id", "created_at")} == {
+        "kind": "callback",
+        "priority": "normal",
+        "status": "new",
+        "channel": "voice",
+        "language": "en",
+        "from_number": caller,
+        "callback_number": caller,
+        "name": None,
         "best_time": "evening",
         "best_time_window": "evening",
         "for_whom": "self",
