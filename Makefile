@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check clean
+.PHONY: run chat test lint check bench clean
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -22,6 +22,10 @@ lint: $(VENV)/.installed-dev
 
 check: $(VENV)/.installed
 	$(BIN)/intake flows check
+
+# Webhook latency as ratios against a baseline measured in the same run.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/webhook_latency.py
 
 # The stamps make re-runs fast; editing pyproject.toml reinstalls.
 $(VENV)/.installed: pyproject.toml
