@@ -226,6 +226,22 @@ def test_it_turns_a_phone_call_into_a_voice_task(stack: Stack) -> None:
     }
 
 
+def test_intake_chat_texts_the_running_app_like_twilio(stack: Stack) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "intake.cli", "chat", "--from", "+13125550144"],
+        input="hi\nOPIOIDS\n",
+        cwd=stack.workdir,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = [line for line in result.stdout.splitlines() if line.startswith("bot> ")]
+    assert any("Reply STOP to opt out" in r for r in replies), result.stdout
+    assert any("receptors" in r for r in replies), result.stdout
+
+
 def test_it_refuses_a_wrong_signature(stack: Stack) -> None:
     params = sms_params(
         "hi", TEXTER, stack.env["TWILIO_PHONE_NUMBER"], stack.env["TWILIO_ACCOUNT_SID"]
