@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check bench clean
+.PHONY: run chat test lint check bench clean chromium
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -13,8 +13,19 @@ run: $(VENV)/.installed
 chat: $(VENV)/.installed
 	$(BIN)/intake chat
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium (never `playwright install`); they skip without it.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "/usr/bin/chromium is missing, so the browser tests will be skipped."; \
+		echo "Install it as root: apt-get update && apt-get install -y chromium"; \
+	fi
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 
 from .config import Settings
@@ -58,9 +59,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         conversations=Conversations(flow, store, redis, tz=settings.business_timezone),
     )
-    from .web import health, sms, voice
+    from .web import health, sms, staff, voice
 
     app.register_blueprint(sms.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    csrf = CSRFProtect(app)
+    csrf.exempt(sms.bp)  # Twilio signs its webhooks instead; it cannot send a CSRF token
+    csrf.exempt(voice.bp)
+    staff.init_app(app)
     return app

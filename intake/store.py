@@ -231,6 +231,69 @@ class Store:
     def login_succeeded(self, email: str) -> None:
         self.redis.delete(f"{PREFIX}:login-failures:{email.lower()}")
 
+    # --- staff dashboard -----------------------------------------------------
+
+    @staticmethod
+    def rate_limit_prefix() -> str:
+        """Where Flask-Limiter keeps its counters (the limits library adds the rest)."""
+        return f"{PREFIX}:ratelimit"
+
+    # --- notifications and escalation ------------------------------------------
+    # A task's notifications are queued once (a marker written in the same transaction as the
+    # jobs); staff count as told when every pending delivery (staff SMS, email, CRM) is done.
+
+    NOTIFY_TTL = 30 * 24 * 3600  # markers outlive any retry by far
+
+    def queue_notifications_once(self, task_id: str, deliveries: list[str], enqueue: Any) -> bool:
+        """Run `enqueue(pipeline)` and record `deliveries` as pending, atomically, once per task."""
+        marker = f"{PREFIX}:notify:queued:{task_id}"
+        pending = f"{PREFIX}:notify:pending:{task_id}"
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(marker)
+                    if pipe.exists(marker):
+                        return False
+                    pipe.multi()
+                    enqueue(pipe)
+                    pipe.set(marker, "1", ex=self.NOTIFY_TTL)
+                    if deliveries:
+                        pipe.sadd(pending, *deliveries)
+                        pipe.expire(pending, self.NOTIFY_TTL)
+                    pipe.execute()
+                    return True
+                except WatchError:
+                    continue  # another worker queued them meanwhile: look again
+
+    def notifications_queued(self, task_id: str) -> bool:
+        return bool(self.redis.exists(f"{PREFIX}:notify:queued:{task_id}"))
+
+    def pending_deliveries(self, task_id: str) -> list[str]:
+        return sorted(_strings(self.redis.smembers(f"{PREFIX}:notify:pending:{task_id}")))
+
+    def delivery_done(self, task_id: str, delivery: str) -> bool:
+        """Mark one delivery done; True (and the task no longer due) when it was the last."""
+        script = self.redis.register_script(
+            """
+            local removed = redis.call('SREM', KEYS[1], ARGV[1])
+            if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+              redis.call('ZREM', KEYS[2], ARGV[2])
+              return 1
+            end
+            return 0
+            """
+        )
+        last = script(
+            keys=[f"{PREFIX}:notify:pending:{task_id}", f"{PREFIX}:notify:due"],
+            args=[delivery, task_id],
+        )
+        return bool(last)
+
+    def note_escalation(self, task_id: str, detail: str) -> None:
+        """Add an 'escalated' entry to the task's audit trail."""
+        entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
+        self.redis.rpush(self._audit_key(task_id), entry.model_dump_json())
+
 
 # Create a task, its index entries and its first audit entry only if it does not exist yet.
 _CREATE_TASK = """

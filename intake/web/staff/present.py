@@ -1,0 +1,118 @@
+"""How tasks read on the dashboard: ages, local times, consent labels, queue rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from ...tasks import Task, iso
+
+STATUSES = ("new", "claimed", "rescheduled", "reopened", "done")
+LANGUAGES = {"en": "English", "es": "Spanish"}
+KINDS = {"callback": "Callback", "crisis": "Crisis"}
+CHANNELS = {"sms": "Text message", "voice": "Phone call"}
+FOR_WHOM = {"self": "Themselves", "other": "Someone else (family or friend)"}
+WINDOWS = {
+    "now": "as soon as possible",
+    "morning": "morning",
+    "afternoon": "afternoon",
+    "evening": "evening",
+    "any": "any time",
+}
+DONE_SHOWN = 50
+
+
+def age(since: datetime, now: datetime) -> str:
+    """'just now', '3 min', '2 h 5 min', '4 d'."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} d"
+
+
+def local_time(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """'today 14:00', 'tomorrow 09:00', 'yesterday 18:30' or 'Thu 26 Nov 09:00', in `tz`."""
+    local, today = moment.astimezone(tz), now.astimezone(tz).date()
+    days = (local.date() - today).days
+    day = {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, local.strftime("%a %d %b"))
+    return f"{day} {local:%H:%M}"
+
+
+def full_time(moment: datetime, tz: ZoneInfo) -> str:
+    """'Wed 25 Nov 2026, 09:00 EST'."""
+    return f"{moment.astimezone(tz):%a %d %b %Y, %H:%M %Z}"
+
+
+def phone(number: str | None) -> str:
+    """A number as staff read it out: '+1 727-555-0100'."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, "US")
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def voicemail_label(task: Task) -> tuple[str, str]:
+    """The voicemail consent as (text, css class): only an explicit yes allows one."""
+    if task.voicemail_ok is True:
+        return "Voicemail OK", "yes"
+    if task.voicemail_ok is False:
+        return "Do NOT leave a voicemail", "no"
+    return "Voicemail: not asked — do not assume", "unknown"
+
+
+def text_label(task: Task) -> tuple[str, str]:
+    """The texting consent as (text, css class): only an explicit yes allows a text."""
+    if task.text_ok is True:
+        return "Texts OK", "yes"
+    if task.text_ok is False:
+        return "Do NOT text", "no"
+    return "Texts: not asked — do not assume", "unknown"
+
+
+def counts(tasks: list[Task]) -> dict[str, int]:
+    """Tasks by status, plus open urgent ones."""
+    by_status = Counter[str](t.status for t in tasks)
+    result = {s: by_status[s] for s in STATUSES}
+    result["urgent_open"] = sum(1 for t in tasks if t.is_open and t.priority == "urgent")
+    return result
+
+
+def row(task: Task, now: datetime, tz: ZoneInfo) -> dict[str, object]:
+    """One queue line: no name and no number, so the queue stays compact."""
+    due = task.due_at or task.created_at
+    return {
+        "id": task.id,
+        "priority": task.priority,
+        "kind": task.kind,
+        "status": task.status,
+        "created_at": iso(task.created_at),
+        "age": age(task.created_at, now),
+        "due_at": iso(due),
+        "due": local_time(due, now, tz),
+        "language": LANGUAGES.get(task.language, task.language),
+        "owner": task.claimed_by or "",
+        "attempts": len(task.attempts),
+        "delivery_failed": task.delivery_failed,
+    }
+
+
+def queue(tasks: list[Task], now: datetime, tz: ZoneInfo) -> dict[str, object]:
+    """The queue page's data: counts, open tasks in queue order, the latest done ones."""
+    done = sorted((t for t in tasks if not t.is_open), key=lambda t: t.created_at, reverse=True)
+    return {
+        "counts": counts(tasks),
+        "open": [row(t, now, tz) for t in tasks if t.is_open],
+        "done": [row(t, now, tz) for t in done[:DONE_SHOWN]],
+        "done_total": len(done),
+    }

@@ -1,0 +1,531 @@
+"""The /staff dashboard over the test client and a real Redis: sign-in, queue, task lifecycle."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from werkzeug.security import generate_password_hash
+from werkzeug.test import TestResponse
+
+from intake import create_app
+from intake.config import Settings
+from intake.store import StaffAccount, Store
+from intake.tasks import Task
+from intake.web.staff import present
+
+from .conftest import sign, twilio_sms_params
+
+ANA = "ana@center.org"
+BO = "bo@center.org"
+PASSWORD = "correct horse battery"
+NAME = "Sam Rivera"
+NUMBER = "+13125550142"
+NY = ZoneInfo("America/New_York")
+
+
+def make_task(task_id: str = "t1", **overrides: Any) -> Task:
+    created = datetime.now(UTC) - timedelta(minutes=3)
+    data: dict[str, Any] = dict(
+        id=task_id,
+        kind="callback",
+        priority="normal",
+        created_at=created,
+        channel="sms",
+        language="en",
+        from_number=NUMBER,
+        callback_number=NUMBER,
+        name=NAME,
+        best_time="after 5pm",
+        best_time_window="evening",
+        for_whom="self",
+        voicemail_ok=False,
+        text_ok=True,
+        topics=["opioids"],
+        due_at=created,
+    )
+    data.update(overrides)
+    return Task(**data)
+
+
+def store_of(app: Flask) -> Store:
+    store: Store = app.extensions["intake"].store
+    return store
+
+
+def add_staff(app: Flask, email: str, role: str = "admissions", password: str = PASSWORD) -> None:
+    account = StaffAccount(email=email, password_hash=generate_password_hash(password), role=role)
+    store_of(app).save_staff(account)
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def text(response: TestResponse) -> str:
+    """The page as a person reads it: markup removed, entities decoded, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def poll(client: FlaskClient) -> dict[str, Any]:
+    """What the queue page's script fetches every few seconds."""
+    response = client.get("/staff/queue.json")
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json  # type: ignore[assignment]
+    return data
+
+
+class Auth:
+    """Signs a test client in and out, and posts the dashboard's forms with their CSRF token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str = ANA, password: str = PASSWORD, **kwargs: Any) -> TestResponse:
+        token = csrf_token(self.client, "/staff/login")
+        data = {"email": email, "password": password, "csrf_token": token}
+        return self.client.post("/staff/login", data=data, **kwargs)
+
+    def logout(self) -> TestResponse:
+        token = csrf_token(self.client, "/staff/")
+        return self.client.post("/staff/logout", data={"csrf_token": token})
+
+    def act(self, task_id: str, action: str, **fields: str) -> TestResponse:
+        token = csrf_token(self.client, f"/staff/tasks/{task_id}")
+        return self.client.post(
+            f"/staff/tasks/{task_id}/{action}",
+            data={"csrf_token": token, **fields},
+            follow_redirects=True,
+        )
+
+
+@pytest.fixture
+def staff_app(app: Flask) -> Flask:
+    add_staff(app, ANA)
+    add_staff(app, BO, role="admin")
+    return app
+
+
+@pytest.fixture
+def auth(staff_app: Flask, client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def ana(auth: Auth) -> Auth:
+    """Ana, signed in."""
+    assert auth.login().status_code == 303
+    return auth
+
+
+@pytest.fixture
+def bo(staff_app: Flask) -> Auth:
+    """Bo, signed in on a client of his own."""
+    other = Auth(staff_app.test_client())
+    assert other.login(BO).status_code == 303
+    return other
+
+
+# --- signing in ------------------------------------------------------------------
+
+
+def test_it_sends_signed_out_visitors_to_sign_in(staff_app: Flask, client: FlaskClient) -> None:
+    response = client.get("/staff/")
+    assert response.status_code == 303
+    assert response.location == "/staff/login?next=/staff/"
+    assert client.get("/staff/tasks/t1").location == "/staff/login?next=/staff/tasks/t1"
+    poll = client.get("/staff/queue.json")
+    assert poll.status_code == 401
+    assert poll.json == {"error": "signed out"}
+
+
+def test_it_signs_in_and_out(auth: Auth) -> None:
+    response = auth.login()
+    assert response.status_code == 303
+    assert response.location == "/staff/"
+    page = auth.client.get("/staff/")
+    assert page.status_code == 200
+    assert ANA in text(page)
+    response = auth.logout()
+    assert response.location == "/staff/login"
+    assert auth.client.get("/staff/").status_code == 303
+
+
+def test_it_accepts_the_email_in_any_case(auth: Auth) -> None:
+    assert auth.login("  Ana@Center.ORG ").status_code == 303
+
+
+def test_it_returns_to_the_page_asked_for_but_only_on_staff_pages(auth: Auth) -> None:
+    token = csrf_token(auth.client, "/staff/login")
+    data = {"email": ANA, "password": PASSWORD, "csrf_token": token}
+    response = auth.client.post("/staff/login?next=/staff/tasks/t1", data=data)
+    assert response.location == "/staff/tasks/t1"
+    auth.logout()
+    for target in ("https://evil.example/", "//evil.example/staff/", "/staff/..//evil"):
+        token = csrf_token(auth.client, "/staff/login")
+        data["csrf_token"] = token
+        response = auth.client.post("/staff/login", query_string={"next": target}, data=data)
+        assert response.location == "/staff/", target
+        auth.logout()
+
+
+def test_it_refuses_a_wrong_password_and_an_unknown_email_alike(auth: Auth) -> None:
+    wrong = auth.login(password="not the password")
+    unknown = auth.login("nobody@center.org")
+    for response in (wrong, unknown):
+        assert response.status_code == 200
+        assert "Wrong email or password." in text(response)
+    assert auth.client.get("/staff/").status_code == 303
+
+
+def test_it_locks_an_account_after_repeated_failures_until_the_lock_expires(
+    settings: Settings, redis_conn: Redis
+) -> None:
+    app = create_app(dataclasses.replace(settings, login_max_failures=3, login_lockout_minutes=2))
+    add_staff(app, ANA)
+    auth = Auth(app.test_client())
+    for _ in range(2):
+        assert "Wrong email or password." in text(auth.login(password="guess"))
+    third = auth.login(password="guess")
+    assert "locked for up to 2 minutes" in text(third)
+    refused = auth.login()  # the right password does not help while locked
+    assert "locked" in text(refused)
+    assert auth.client.get("/staff/").status_code == 303
+
+    [lock] = redis_conn.scan_iter("*login-locked*")
+    assert 110 < redis_conn.ttl(lock) <= 120
+    redis_conn.pexpire(lock, 1)  # as if two minutes had passed
+    time.sleep(0.01)
+    assert auth.login().status_code == 303
+
+
+def test_it_locks_unknown_emails_too_so_a_lock_reveals_nothing(
+    settings: Settings, redis_conn: Redis
+) -> None:
+    app = create_app(dataclasses.replace(settings, login_max_failures=2))
+    auth = Auth(app.test_client())
+    auth.login("nobody@center.org", "guess")
+    assert "locked" in text(auth.login("nobody@center.org", "guess"))
+
+
+def test_it_rate_limits_sign_in_posts_per_address(
+    auth: Auth, bo: Auth, staff_app: Flask, redis_conn: Redis
+) -> None:
+    store_of(staff_app).create_task(make_task())
+    for n in range(9):  # Bo's sign-in was the first; a new email each time, so no lockout
+        assert auth.login(f"guess{n}@center.org", "guess").status_code == 200
+    response = auth.login()
+    assert response.status_code == 429
+    assert "Too many sign-in attempts" in text(response)
+    assert auth.client.get("/staff/login").status_code == 200  # only sign-in POSTs count
+    assert "Claimed: it is yours now." in text(bo.act("t1", "claim"))
+    assert all(k.startswith(b"intake:ratelimit:") for k in redis_conn.scan_iter("*LIMIT*"))
+
+
+def test_it_refuses_forms_without_a_csrf_token(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    response = ana.client.post("/staff/tasks/t1/claim")
+    assert response.status_code == 400
+    assert "CSRF token is missing" in text(response)
+    assert store_of(staff_app).get_task("t1").status == "new"  # type: ignore[union-attr]
+    signed_out = Auth(staff_app.test_client())
+    response = signed_out.client.post("/staff/login", data={"email": ANA, "password": PASSWORD})
+    assert response.status_code == 400
+    assert ana.client.post("/staff/logout").status_code == 400
+
+
+def test_it_leaves_the_twilio_webhooks_to_their_signature(
+    staff_app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    params = twilio_sms_params("hello", "+13125550199")
+    signed = client.post(
+        "/sms", data=params, headers={"X-Twilio-Signature": sign(settings, "/sms", params)}
+    )
+    assert signed.status_code == 200
+    assert client.post("/sms", data=params).status_code == 403
+
+
+def test_it_sets_secure_http_only_same_site_session_cookies(auth: Auth) -> None:
+    response = auth.login()
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    flags = [part.strip() for part in cookie.split(";")]
+    assert "Secure" in flags
+    assert "HttpOnly" in flags
+    assert "SameSite=Lax" in flags
+    assert any(f.startswith("Expires=") for f in flags)
+    assert not any("remember" in c for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_it_signs_out_after_the_idle_time_and_polling_does_not_count(
+    ana: Auth, staff_app: Flask
+) -> None:
+    assert staff_app.permanent_session_lifetime == timedelta(minutes=30)
+    assert staff_app.config["SESSION_REFRESH_EACH_REQUEST"] is True
+    with ana.client.session_transaction() as session:
+        seen = session["seen"]
+    assert ana.client.get("/staff/queue.json").status_code == 200
+    with ana.client.session_transaction() as session:
+        assert session["seen"] == seen
+        session["seen"] = time.time() - 31 * 60
+    response = ana.client.get("/staff/", follow_redirects=True)
+    assert response.request.path == "/staff/login"
+    assert "signed out after 30 minutes without activity" in text(response)
+    assert ana.client.get("/staff/queue.json").status_code == 401
+
+
+def test_it_ends_sessions_when_the_password_changes(ana: Auth, staff_app: Flask) -> None:
+    assert ana.client.get("/staff/").status_code == 200
+    add_staff(staff_app, ANA, password="a brand new password")
+    assert ana.client.get("/staff/").status_code == 303
+
+
+def test_it_sends_no_store_and_security_headers(ana: Auth) -> None:
+    for path in ("/staff/", "/staff/queue.json", "/staff/login"):
+        response = ana.client.get(path)
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
+# --- the queue --------------------------------------------------------------------
+
+
+def test_it_lists_the_queue_urgent_first_then_due_then_oldest(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    store.create_task(make_task("late", created_at=t0, due_at=t0 + timedelta(hours=5)))
+    store.create_task(make_task("old", created_at=t0, due_at=t0))
+    store.create_task(make_task("young", created_at=t0 + timedelta(minutes=5), due_at=t0))
+    store.create_task(
+        make_task("crisis", kind="crisis", priority="urgent", created_at=t0 + timedelta(hours=1))
+    )
+    store.create_task(make_task("finished", created_at=t0))
+    ana.act("finished", "claim")
+    ana.act("finished", "done")
+
+    data = poll(ana.client)
+    assert [r["id"] for r in data["open"]] == ["crisis", "old", "young", "late"]
+    assert [r["id"] for r in data["done"]] == ["finished"]
+    assert data["counts"] == {
+        "new": 4,
+        "claimed": 0,
+        "rescheduled": 0,
+        "reopened": 0,
+        "done": 1,
+        "urgent_open": 1,
+    }
+    crisis = data["open"][0]
+    assert crisis["priority"] == "urgent"
+    assert crisis["age"] == "1 h"
+    assert data["task_url"] == "/staff/tasks/TASK_ID"
+    assert NAME not in str(data) and NUMBER not in str(data)  # the poll carries no personal data
+
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert re.search(r'<tr class="urgent" data-id="crisis">', page)
+    assert (
+        page.index('data-id="crisis"') < page.index('data-id="old"') < page.index('data-id="late"')
+    )
+    assert 'src="/staff/static/queue.js"' in page
+
+
+def test_it_flags_a_task_whose_notification_failed(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task())
+    store.flag_delivery_failed("t1", "sms")
+    assert poll(ana.client)["open"][0]["delivery_failed"] is True
+    assert "Notification failed" in text(ana.client.get("/staff/"))
+    assert "Staff notification failed for good" in text(ana.client.get("/staff/tasks/t1"))
+
+
+def test_it_serves_the_queue_script_to_anyone(client: FlaskClient, staff_app: Flask) -> None:
+    response = client.get("/staff/static/queue.js")
+    assert response.status_code == 200
+    assert "textContent" in response.get_data(as_text=True)
+    assert "innerHTML" not in response.get_data(as_text=True).replace("never innerHTML", "")
+
+
+# --- one task -----------------------------------------------------------------------
+
+
+def test_it_shows_what_staff_need_to_call_back(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task(topics=["opioids", "anxiety"], language="es"))
+    response = ana.client.get("/staff/tasks/t1")
+    page, words = response.get_data(as_text=True), text(response)
+    assert f'href="tel:{NUMBER}"' in page
+    assert "Call +1 312-555-0142" in words
+    assert NAME in words
+    assert "after 5pm (evening)" in words
+    assert "Spanish" in words
+    assert "Themselves" in words
+    assert "opioids, anxiety" in words
+    assert "Not claimed." in words
+    assert "Claim this task" in words
+
+
+@pytest.mark.parametrize(
+    ("voicemail_ok", "text_ok", "labels"),
+    [
+        (False, False, ["Do NOT leave a voicemail", "Do NOT text"]),
+        (True, True, ["Voicemail OK", "Texts OK"]),
+        (None, None, ["Voicemail: not asked — do not assume", "Texts: not asked — do not assume"]),
+    ],
+)
+def test_it_shows_consent_prominently(
+    ana: Auth, staff_app: Flask, voicemail_ok: bool | None, text_ok: bool | None, labels: list[str]
+) -> None:
+    store_of(staff_app).create_task(make_task(voicemail_ok=voicemail_ok, text_ok=text_ok))
+    page = ana.client.get("/staff/tasks/t1").get_data(as_text=True)
+    for label in labels:
+        assert re.search(rf'<p class="consent-item \w+" id="consent-\w+">{label}</p>', page), label
+
+
+def test_it_escapes_everything_the_person_typed(ana: Auth, staff_app: Flask) -> None:
+    attack = "<script>window.pwned=1</script>"
+    store_of(staff_app).create_task(
+        make_task(name=attack, best_time='<img src=x onerror="alert(1)">')
+    )
+    page = ana.client.get("/staff/tasks/t1").get_data(as_text=True)
+    assert attack not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+
+
+def test_it_walks_a_task_through_its_lifecycle_with_an_audit_entry_each_step(
+    ana: Auth, staff_app: Flask
+) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task(voicemail_ok=True))
+    assert "Claimed: it is yours now." in text(ana.act("t1", "claim"))
+    page = text(ana.act("t1", "attempt", outcome="no_answer", note="rang 10 times"))
+    assert "Attempt recorded." in page
+    assert "Claimed by you." in page
+    ana.act("t1", "attempt", outcome="left_voicemail")
+    tomorrow = (datetime.now(NY) + timedelta(days=1)).replace(hour=10, minute=30, second=0)
+    page = text(ana.act("t1", "reschedule", when=f"{tomorrow:%Y-%m-%dT%H:%M}"))
+    assert "Rescheduled." in page
+    task = store.get_task("t1")
+    assert task is not None and task.status == "rescheduled"
+    assert task.due_at == tomorrow.replace(microsecond=0).astimezone(UTC)
+    assert "Rescheduled to" in page and "10:30" in page
+    ana.act("t1", "claim")
+    ana.act("t1", "attempt", outcome="reached")
+    assert "Marked done." in text(ana.act("t1", "done", note="booked an intake"))
+    assert "Reopened." in text(ana.act("t1", "reopen"))
+
+    assert [(e.by, e.action, e.detail) for e in store.audit("t1")] == [
+        ("system", "created", "normal callback via sms"),
+        (ANA, "claimed", ""),
+        (ANA, "attempt", "no_answer: rang 10 times"),
+        (ANA, "attempt", "left_voicemail"),
+        (ANA, "rescheduled", f"to {task.due_at:%Y-%m-%dT%H:%M:%SZ}"),
+        (ANA, "claimed", ""),
+        (ANA, "attempt", "reached"),
+        (ANA, "done", "booked an intake"),
+        (ANA, "reopened", ""),
+    ]
+    trail = text(ana.client.get("/staff/tasks/t1"))
+    assert "Audit trail" in trail
+    assert f"{ANA} attempt no_answer: rang 10 times" in trail
+
+
+def test_it_shows_others_who_claimed_a_task(ana: Auth, bo: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    ana.act("t1", "claim")
+    page = text(bo.client.get("/staff/tasks/t1"))
+    assert f"Claimed by {ANA} ." in page
+    assert f"Only {ANA} can record attempts" in page
+    assert "Claim this task" not in page
+    assert poll(bo.client)["open"][0]["owner"] == ANA
+    refused = text(bo.act("t1", "done"))
+    assert f"Not done: task t1 is claimed by {ANA}, not you" in refused
+    refused = text(bo.act("t1", "claim"))
+    assert f"Not done: task t1 is already claimed by {ANA}" in refused
+
+
+def test_it_refuses_invalid_transitions_with_a_clear_message(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    assert "Not done: task t1 is new: claim it before you done" in text(ana.act("t1", "done"))
+    assert "Not done: task t1 is new, not done: nothing to reopen" in text(ana.act("t1", "reopen"))
+    assert [e.action for e in store_of(staff_app).audit("t1")] == ["created"]
+
+
+def test_it_refuses_a_voicemail_the_person_did_not_allow(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task(voicemail_ok=None))
+    page = ana.act("t1", "claim").get_data(as_text=True)
+    assert '<option value="left_voicemail" disabled>Left a voicemail (not allowed)</option>' in page
+    refused = text(ana.act("t1", "attempt", outcome="left_voicemail"))
+    assert "the person did not allow a voicemail" in refused
+    assert store_of(staff_app).get_task("t1").attempts == []  # type: ignore[union-attr]
+
+
+def test_it_refuses_bad_form_input(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    ana.act("t1", "claim")
+    assert "Outcome: Not a valid choice." in text(ana.act("t1", "attempt", outcome="sang"))
+    past = datetime.now(NY) - timedelta(hours=1)
+    page = text(ana.act("t1", "reschedule", when=f"{past:%Y-%m-%dT%H:%M}"))
+    assert "Pick a time in the future." in page
+    assert "New time: Not a valid datetime value." in text(ana.act("t1", "reschedule", when="soon"))
+    assert store_of(staff_app).get_task("t1").status == "claimed"  # type: ignore[union-attr]
+
+
+def test_it_answers_404_for_an_unknown_task_or_action(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    assert ana.client.get("/staff/tasks/nope").status_code == 404
+    token = csrf_token(ana.client, "/staff/")
+    assert ana.client.post("/staff/tasks/nope/claim", data={"csrf_token": token}).status_code == 404
+    assert ana.client.post("/staff/tasks/t1/explode", data={"csrf_token": token}).status_code == 404
+
+
+def test_it_keeps_personal_details_out_of_the_logs(
+    auth: Auth, staff_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    store_of(staff_app).create_task(make_task(voicemail_ok=True))
+    auth.login(password="wrong password")
+    auth.login()
+    auth.client.get("/staff/")
+    auth.client.get("/staff/queue.json")
+    auth.client.get("/staff/tasks/t1")
+    auth.act("t1", "claim")
+    auth.act("t1", "attempt", outcome="left_voicemail", note="left a message")
+    auth.act("t1", "done")
+    assert "task t1: done by staff" in caplog.text
+    for secret in (NAME, NUMBER, NUMBER[-10:], "after 5pm", PASSWORD, "wrong password"):
+        assert secret not in caplog.text, secret
+
+
+# --- presentation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(20, "just now"), (180, "3 min"), (3600, "1 h"), (7500, "2 h 5 min"), (3 * 86400, "3 d")],
+)
+def test_it_says_ages_briefly(seconds: int, expected: str) -> None:
+    now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    assert present.age(now - timedelta(seconds=seconds), now) == expected
+
+
+def test_it_says_times_in_the_business_time_zone() -> None:
+    now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    assert present.local_time(now, now, NY) == "today 09:00"
+    assert present.local_time(now + timedelta(hours=20), now, NY) == "tomorrow 05:00"
+    assert present.local_time(now - timedelta(days=1), now, NY) == "yesterday 09:00"
+    assert present.local_time(now + timedelta(days=3), now, NY) == "Sat 28 Nov 09:00"
+    assert present.full_time(now, NY) == "Wed 25 Nov 2026, 09:00 EST"
