@@ -10,6 +10,7 @@ from typing import Any
 from redis import Redis
 
 from .config import Settings
+from .notifications import cancel_escalations, schedule_reminder
 from .store import Store
 from .tasks import Task
 
@@ -35,4 +36,13 @@ class Desk:
         """Apply `action`; raises TransitionError (refused) or KeyError (no such task)."""
         task = self.store.change_task(task_id, action, by.lower(), self.clock(), **details)
         log.info("task %s: %s by staff", task.id, action)
+        if action == "claim":
+            self._claimed(task)
         return task
+
+    def _claimed(self, task: Task) -> None:
+        """Someone owns it now: no more escalations; remind them when it falls due."""
+        cancel_escalations(self.redis, task.id)
+        owner = self.store.get_staff(task.claimed_by) if task.claimed_by else None
+        if owner is not None:
+            schedule_reminder(self.redis, task, owner, self.clock())

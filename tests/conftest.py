@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis import Redis
 
 from intake.config import Settings
 from intake.redis_server import start_redis
+from workers import jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+# Every variable the app reads (the .env.example test keeps this list complete).
+ENV_EXAMPLE_NAMES = set(
+    re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +54,29 @@ def session_settings_env(redis_url: str) -> dict[str, str]:
 def settings_env(session_settings_env: dict[str, str]) -> dict[str, str]:
     """Environment variables that Settings.from_env accepts; a test may change its copy."""
     return dict(session_settings_env)
+
+
+# Never reached in tests: a port nothing listens on, so no test can text real people.
+NO_TWILIO = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(
+    session_settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """What in-process workers read: test settings only, never a developer's .env or shell."""
+    monkeypatch.chdir(tmp_path)  # Settings.from_env() loads ./.env
+    for name in list(os.environ):
+        if name in ENV_EXAMPLE_NAMES:
+            monkeypatch.delenv(name)
+    for name, value in session_settings_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", NO_TWILIO)
+    jobs.settings.cache_clear()
+    jobs.flow.cache_clear()
+    yield
+    jobs.settings.cache_clear()
+    jobs.flow.cache_clear()
 
 
 @pytest.fixture

@@ -1,35 +1,336 @@
-"""Jobs the web layer enqueues by dotted name ("workers.jobs.create_task")."""
+"""Jobs the web layer enqueues by dotted name ("workers.jobs.create_task"), and what follows.
+
+create_task stores the task and queues notify_task, which queues one job per delivery and the
+escalations. Delivery jobs raise on failure: RQ retries temporary failures with backoff; a
+permanent one sets `retries_left` to 0 first, so RQ's worker fails it for good at once. Either
+way `delivery_failed` (their on_failure callback) flags the task when no retry is left.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from types import TracebackType
 from typing import Any
 
 from pydantic import ValidationError
 from redis import Redis
-from rq import get_current_job
+from rq import Queue, get_current_job
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
 
-from intake.store import Store
-from intake.tasks import Task
+from intake import notifications as n
+from intake.app import load_flow
+from intake.config import Settings
+from intake.flow.engine import Flow
+from intake.outbound import OptedOut, Outbound, TransportError
+from intake.store import Store, mask
+from intake.tasks import Task, iso
 
 log = logging.getLogger(__name__)
 
 
-def _redis() -> Redis:
+@cache
+def settings() -> Settings:
+    """Read once per worker process."""
+    return Settings.from_env()
+
+
+@cache
+def flow() -> Flow:
+    return load_flow(settings())
+
+
+def _job() -> Job:
     job = get_current_job()
     if job is None:
         raise RuntimeError("workers.jobs functions run inside an RQ worker")
-    return job.connection
+    return job
+
+
+def _redis() -> Redis:
+    return _job().connection
+
+
+def _outbound(store: Store) -> Outbound:
+    return Outbound(settings(), store)
+
+
+@contextmanager
+def _no_retry_when_permanent() -> Iterator[None]:
+    """A permanent TransportError fails the job for good: RQ only retries while retries_left."""
+    try:
+        yield
+    except TransportError as e:
+        if e.permanent:
+            _job().retries_left = 0
+        raise
 
 
 def create_task(task: dict[str, Any]) -> str:
-    """Write a staff task once (a retried job finds it there) and mark staff as due to hear."""
+    """Write a staff task once (a retried job finds it there), then queue its notifications."""
     try:
         parsed = Task.model_validate(task)
     except ValidationError as e:
         # pydantic's message repeats the input (names, numbers): keep only where it was wrong.
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ValueError(f"invalid task payload: {fields}") from None
-    created = Store(_redis()).create_task(parsed)
+    redis = _redis()
+    store = Store(redis)
+    created = store.create_task(parsed)
     log.info("task %s %s (%s)", parsed.id, "created" if created else "already stored", parsed.kind)
+    if not store.notifications_queued(parsed.id):
+        try:
+            Queue(n.queue_name(parsed), connection=redis).enqueue(
+                n.NOTIFY_JOB,
+                parsed.id,
+                job_id=f"notify-task-{parsed.id}",
+                unique=True,
+                retry=n.SEND_RETRY,
+                on_failure=n.ON_FAILURE,
+                meta={"task": parsed.id, "channel": "notifications"},
+                description=f"queue notifications for task {parsed.id}",
+            )
+        except DuplicateJobError:
+            pass  # queued already, by an earlier run of this job
     return parsed.id
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message about a task; `key` counts toward 'staff have been told' when staff_facing."""
+
+    func: str
+    args: tuple[Any, ...]
+    job_id: str
+    key: str
+    channel: str
+    staff_facing: bool = True
+
+
+def deliveries(task: Task, s: Settings) -> list[Delivery]:
+    """Every message a new task sends, given the settings."""
+    found = [
+        Delivery(
+            n.STAFF_SMS_JOB,
+            (task.id, number),
+            f"notify-sms-{task.id}-{n.digest(number)}",
+            f"sms:{number}",
+            f"staff sms {mask(number)}",
+        )
+        for number in s.staff_notify_numbers
+    ]
+    if s.smtp_host:
+        found += [
+            Delivery(
+                n.STAFF_EMAIL_JOB,
+                (task.id, address),
+                f"notify-email-{task.id}-{n.digest(address)}",
+                f"email:{address}",
+                "staff email",
+            )
+            for address in s.staff_notify_emails
+        ]
+    if s.crm_webhook_url:
+        found.append(Delivery(n.CRM_JOB, (task.id,), f"notify-crm-{task.id}", "crm", "crm webhook"))
+    if task.channel == "voice" and task.text_ok is True and n.caller_number(task):
+        found.append(
+            Delivery(
+                n.CONFIRM_JOB,
+                (task.id,),
+                f"confirm-{task.id}",
+                "caller",
+                "caller confirmation sms",
+                staff_facing=False,
+            )
+        )
+    return found
+
+
+def notify_task(task_id: str) -> int:
+    """Queue the task's deliveries and escalations, once; returns how many jobs were queued."""
+    s = settings()
+    redis = _redis()
+    store = Store(redis)
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    todo = deliveries(task, s)
+    plan = n.escalations(task, s) if task.status in n.UNCLAIMED else []
+    queue = Queue(n.queue_name(task), connection=redis)
+
+    def enqueue(pipe: Any) -> None:
+        for d in todo:
+            queue.enqueue(
+                d.func,
+                *d.args,
+                job_id=d.job_id,
+                retry=n.SEND_RETRY,
+                on_failure=n.ON_FAILURE,
+                meta={"task": task.id, "channel": d.channel, "delivery": d.key},
+                description=f"{d.channel} for task {task.id}",
+                pipeline=pipe,
+            )
+        for e in plan:
+            queue.enqueue_at(
+                e.at,
+                n.ESCALATE_JOB,
+                task.id,
+                e.level,
+                job_id=n.escalation_job_id(task.id, e.level),
+                retry=n.SEND_RETRY,
+                on_failure=n.ON_FAILURE,
+                meta={"task": task.id, "channel": f"escalation {e.level}"},
+                description=f"escalation {e.level} for task {task.id} at {iso(e.at)}",
+                pipeline=pipe,
+            )
+
+    staff = [d.key for d in todo if d.staff_facing]
+    if not store.queue_notifications_once(task.id, staff, enqueue):
+        log.info("task %s: notifications were queued already", task.id)
+        return 0
+    if not staff:
+        log.warning(
+            "task %s: nobody to notify (set STAFF_NOTIFY_NUMBERS, STAFF_NOTIFY_EMAILS or "
+            "CRM_WEBHOOK_URL); it stays on the dashboard only",
+            task.id,
+        )
+    log.info("task %s: %d deliveries, %d escalations queued", task.id, len(todo), len(plan))
+    return len(todo) + len(plan)
+
+
+def _delivered(store: Store, task_id: str, key: str) -> None:
+    if store.delivery_done(task_id, key):
+        log.info("task %s: staff notified", task_id)
+
+
+def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
+    """Text one staff number about a new task (level 0) or an escalation (1, 2)."""
+    store = Store(_redis())
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    if level and task.status not in n.UNCLAIMED:
+        log.info("task %s: %s meanwhile, escalation text not sent", task_id, task.status)
+        return "skipped"
+    with _no_retry_when_permanent():
+        sid = _outbound(store).send_sms(number, n.staff_sms(task, settings(), level))
+    if not level:
+        _delivered(store, task_id, f"sms:{number}")
+    return sid
+
+
+def notify_staff_email(task_id: str, address: str) -> str:
+    """Email one staff address about a new task."""
+    store = Store(_redis())
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    subject, body = n.staff_email(task, settings())
+    with _no_retry_when_permanent():
+        _outbound(store).send_email(address, subject, body)
+    _delivered(store, task_id, f"email:{address}")
+    return "sent"
+
+
+def post_task_to_crm(task_id: str) -> int:
+    """POST the task to CRM_WEBHOOK_URL, signed."""
+    s = settings()
+    store = Store(_redis())
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    with _no_retry_when_permanent():
+        status = _outbound(store).post_webhook(s.crm_webhook_url, n.crm_payload(task, s))
+    _delivered(store, task_id, "crm")
+    return status
+
+
+def confirm_to_caller(task_id: str) -> str:
+    """Text a voice caller who allowed texts that their request is in; never an opted-out one."""
+    store = Store(_redis())
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    number = n.caller_number(task)
+    if task.text_ok is not True or number is None:
+        return "skipped"
+    try:
+        with _no_retry_when_permanent():
+            return _outbound(store).send_sms(number, n.confirmation_sms(task, flow()))
+    except OptedOut:
+        log.info("task %s: caller %s opted out; no confirmation", task_id, mask(number))
+        return "opted out"
+
+
+def escalate(task_id: str, level: int) -> int:
+    """If the task is still unclaimed, text the numbers for `level`; returns how many."""
+    s = settings()
+    redis = _redis()
+    store = Store(redis)
+    task = store.get_task(task_id)
+    if task is None or task.status not in n.UNCLAIMED:
+        log.info("task %s: claimed or gone, no escalation", task_id)
+        return 0
+    numbers = n.escalation_numbers(level, s)
+    queue = Queue(n.queue_name(task), connection=redis)
+    for number in numbers:
+        try:
+            queue.enqueue(
+                n.STAFF_SMS_JOB,
+                task.id,
+                number,
+                level,
+                job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number)}",
+                unique=True,
+                retry=n.SEND_RETRY,
+                on_failure=n.ON_FAILURE,
+                meta={"task": task.id, "channel": f"escalation {level} sms {mask(number)}"},
+                description=f"escalation {level} sms for task {task.id}",
+            )
+        except DuplicateJobError:
+            continue  # this job ran before and was retried
+    who = "escalation numbers" if level == 2 else "on-call staff"
+    store.note_escalation(task.id, f"unclaimed: {who} texted again ({len(numbers)})")
+    log.warning("task %s: unclaimed, escalation %d to %d number(s)", task.id, level, len(numbers))
+    return len(numbers)
+
+
+def remind_owner(task_id: str, owner_email: str, due_at: str) -> str:
+    """Text the staff member who claimed the task that it is due, if it still is theirs."""
+    store = Store(_redis())
+    task = store.get_task(task_id)
+    if (
+        task is None
+        or task.status != "claimed"
+        or task.claimed_by != owner_email.lower()
+        or task.due_at is None
+        or iso(task.due_at) != due_at
+    ):
+        log.info("task %s: changed since it was claimed, no reminder", task_id)
+        return "skipped"
+    owner = store.get_staff(owner_email)
+    if owner is None or not owner.phone:
+        return "skipped"
+    with _no_retry_when_permanent():
+        return _outbound(store).send_sms(owner.phone, n.reminder_sms(task, settings()))
+
+
+def delivery_failed(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException],
+    exc: BaseException,
+    tb: TracebackType,
+) -> None:
+    """on_failure callback: flag the task on the dashboard once RQ will not try again."""
+    if job.retries_left:
+        return  # RQ retries it (after its backoff)
+    task_id = job.meta.get("task")
+    if task_id:
+        Store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
+        reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII
+        log.error("task %s: %s failed for good: %s", task_id, job.meta.get("channel"), reason)

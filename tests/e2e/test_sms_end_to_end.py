@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from intake.redis_server import free_port, start_redis
+from tests.support.twilio_emulator import TwilioEmulator
 
 from .support import (
     base_env,
@@ -32,6 +33,7 @@ from .support import (
 )
 
 TEXTER = "+13125550142"
+ON_CALL = "+13125550101"
 START_TIMEOUT = 60.0
 TASK_TIMEOUT = 20.0
 
@@ -44,6 +46,7 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]]
+    twilio: TwilioEmulator
 
     def logs(self) -> str:
         return "\n".join(
@@ -81,15 +84,20 @@ def stack(
 ) -> Iterator[Stack]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("e2e")  # no .env here: only the settings below count
-    with start_redis() as redis:
+    twilio = TwilioEmulator(
+        session_settings_env["TWILIO_ACCOUNT_SID"], session_settings_env["TWILIO_AUTH_TOKEN"]
+    )
+    with start_redis() as redis, twilio:
         env = {
             **base_env(workdir),
             **session_settings_env,
             "REDIS_URL": redis.url,
             "PORT": str(port),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "TWILIO_API_BASE_URL": twilio.url,  # the worker texts staff and callers here
+            "STAFF_NOTIFY_NUMBERS": ON_CALL,
         }
-        running = Stack(f"http://127.0.0.1:{port}", workdir, env, {})
+        running = Stack(f"http://127.0.0.1:{port}", workdir, env, {}, twilio)
         try:
             for name, command in procfile_commands().items():
                 with (workdir / f"{name}.log").open("wb") as log:
@@ -166,6 +174,22 @@ def test_it_turns_an_sms_conversation_into_a_callback_task(stack: Stack) -> None
         "text_ok": True,
         "topics": [],
     }
+    # the worker told the on-call phone that a task exists, and nothing personal
+    [note] = wait_for_texts(stack, ON_CALL, task["id"])
+    assert f"/staff/tasks/{task['id']}" in note.body
+    for secret in (TEXTER, TEXTER[2:], "Sam", "evening"):
+        assert secret not in note.body
+
+
+def wait_for_texts(stack: Stack, number: str, containing: str) -> list[Any]:
+    """Texts the worker sent through the Twilio emulator to `number` that mention `containing`."""
+    deadline = time.monotonic() + TASK_TIMEOUT
+    while time.monotonic() < deadline:
+        found = [r for r in stack.twilio.sent_to(number) if containing in r.body]
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no text to {number} about {containing}\n{stack.logs()}")
 
 
 def wait_for_tasks(stack: Stack, channel: str) -> list[dict[str, Any]]:
@@ -224,6 +248,10 @@ def test_it_turns_a_phone_call_into_a_voice_task(stack: Stack) -> None:
         "text_ok": True,
         "topics": [],
     }
+    # texts were allowed: the worker confirmed by SMS, and on-call staff heard of the task
+    [confirmation] = wait_for_texts(stack, caller, "admissions")
+    assert "evening" in confirmation.body
+    wait_for_texts(stack, ON_CALL, task["id"])
 
 
 def test_intake_chat_texts_the_running_app_like_twilio(stack: Stack) -> None:

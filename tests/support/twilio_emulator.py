@@ -1,0 +1,197 @@
+"""A local stand-in for Twilio's Messages endpoint, driven by the real twilio client.
+
+It records every POST /2010-04-01/Accounts/{Sid}/Messages.json (form fields and credentials),
+answers 201 with a message resource shaped like Twilio's, and can be scripted per `To` number to
+answer as Twilio does when it refuses: 21610 (unsubscribed), 21211 (invalid 'To'), 429, 500, or
+to hang for a while.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qs
+
+from .net import LocalServer, QuietHandler
+
+MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
+# outcome -> (HTTP status, Twilio error code, message)
+ERRORS: dict[str, tuple[int, int, str]] = {
+    "unsubscribed": (400, 21610, "Attempt to send to unsubscribed recipient"),
+    "invalid_to": (400, 21211, "The 'To' number {to} is not a valid phone number."),
+    "rate_limited": (429, 20429, "Too Many Requests"),
+    "server_error": (500, 20500, "Internal Server Error"),
+}
+
+
+@dataclass
+class Request:
+    """One POST to the Messages endpoint and how the emulator answered it."""
+
+    account_sid: str
+    to: str
+    from_: str
+    body: str
+    form: dict[str, str]
+    username: str
+    password: str
+    status: int
+    at: float  # time.time() when it was answered
+
+
+class TwilioEmulator:
+    """Messages.json on 127.0.0.1; `requests` holds every attempt, `sent` the accepted ones."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[Request] = []
+        self._scripts: dict[str, list[str | tuple[str, float]]] = {}
+        self._lock = threading.Lock()
+        self._server = LocalServer(_Handler, self)
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def __enter__(self) -> TwilioEmulator:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+    def script(self, to: str, *outcomes: str | tuple[str, float]) -> None:
+        """Answer the next requests to `to` with these outcomes, in order, then accept them.
+
+        An outcome is a key of ERRORS, "ok", or ("hang", seconds) to answer only after a pause.
+        """
+        with self._lock:
+            self._scripts[to] = list(outcomes)
+
+    @property
+    def sent(self) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.status == 201]
+
+    def sent_to(self, number: str) -> list[Request]:
+        return [r for r in self.sent if r.to == number]
+
+    def attempts_to(self, number: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.to == number]
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Request]:
+        """Wait until at least `count` messages were accepted; returns them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.sent) >= count:
+                return self.sent
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {len(self.sent)}: {self.sent}")
+
+    def answer(self, path: str, auth: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Decide the response to one request and record it."""
+        match = MESSAGES_PATH.match(path)
+        if match is None:
+            return 404, _error(404, 20404, "The requested resource was not found")
+        username, password = _basic(auth)
+        to = form.get("To", "")
+        if (username, password) != (match.group(1), self.auth_token) or (
+            match.group(1) != self.account_sid
+        ):
+            status, payload = 401, _error(401, 20003, "Authenticate")
+        elif not to or not form.get("From") or not form.get("Body"):
+            status, payload = 400, _error(400, 21604, "A 'To', 'From' and 'Body' are required")
+        else:
+            with self._lock:
+                script = self._scripts.get(to, [])
+                outcome = script.pop(0) if script else "ok"
+            if isinstance(outcome, tuple):
+                time.sleep(outcome[1])
+                outcome = "ok"
+            if outcome == "ok":
+                status, payload = 201, self._message(match.group(1), form)
+            else:
+                code_status, code, message = ERRORS[outcome]
+                status, payload = code_status, _error(code_status, code, message.format(to=to))
+        with self._lock:  # recorded before answering: a client that saw the answer sees this
+            self.requests.append(
+                Request(
+                    account_sid=match.group(1),
+                    to=to,
+                    from_=form.get("From", ""),
+                    body=form.get("Body", ""),
+                    form=form,
+                    username=username,
+                    password=password,
+                    status=status,
+                    at=time.time(),
+                )
+            )
+        return status, payload
+
+    def _message(self, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
+        sid = "SM" + secrets.token_hex(16)
+        now = formatdate(usegmt=True)
+        base = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}"
+        return {
+            "account_sid": account_sid,
+            "api_version": "2010-04-01",
+            "body": form["Body"],
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form["From"],
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{base}/Media.json"},
+            "to": form["To"],
+            "uri": f"{base}.json",
+        }
+
+
+def _error(status: int, code: int, message: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def _basic(header: str) -> tuple[str, str]:
+    if not header.startswith("Basic "):
+        return "", ""
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return user, password
+
+
+class _Handler(QuietHandler):
+    def do_POST(self) -> None:
+        emulator: TwilioEmulator = self.server.owner  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode()
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        status, payload = emulator.answer(self.path, self.headers.get("Authorization", ""), form)
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,123 @@
+"""Running RQ as the Procfile's worker does: in-process for most tests, or as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from intake.conversation import CREATE_TASK_JOB
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
+from intake.tasks import Task, new_task_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def queues(redis: Redis) -> list[Queue]:
+    """The queues in the Procfile worker's order: urgent first."""
+    return [Queue(URGENT_QUEUE, connection=redis), Queue(DEFAULT_QUEUE, connection=redis)]
+
+
+def work(redis: Redis) -> None:
+    """Run every queued job in this process, once (no scheduler: retries with a pause wait)."""
+    SimpleWorker(queues(redis), connection=redis).work(burst=True)
+
+
+def work_until(redis: Redis, done: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Run burst workers with the scheduler until `done()`: scheduled retries run when due."""
+    deadline = time.monotonic() + timeout
+    while True:
+        SimpleWorker(queues(redis), connection=redis).work(burst=True, with_scheduler=True)
+        if done():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the jobs did not get there in time")
+        time.sleep(0.1)
+
+
+def new_task(**overrides: Any) -> Task:
+    """A task as the web layer makes it, created now."""
+    data: dict[str, Any] = dict(
+        id=new_task_id(),
+        kind="callback",
+        priority="normal",
+        created_at=datetime.now(UTC),
+        channel="sms",
+        language="en",
+        from_number="+13125550199",
+        callback_number="+13125550188",
+        name="Sam Rivera",
+        best_time="evening",
+        best_time_window="evening",
+        for_whom="self",
+        voicemail_ok=False,
+        text_ok=True,
+        topics=["opioids"],
+    )
+    data.update(overrides)
+    if data["kind"] == "crisis":
+        data["priority"] = "urgent"
+    return Task(**data)
+
+
+def enqueue_task(redis: Redis, task: Task) -> None:
+    """Queue create_task as the web layer does (by name, on the task's queue)."""
+    name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
+    Queue(name, connection=redis).enqueue(
+        CREATE_TASK_JOB,
+        task.model_dump(mode="json"),
+        job_id=f"create-task-{task.id}",
+        description=f"create {task.kind} task {task.id}",
+    )
+
+
+@contextmanager
+def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subprocess.Popen[Any]]:
+    """The Procfile's worker (`rq worker --with-scheduler`) as a real process, stopped after."""
+    command = [
+        str(Path(sys.executable).parent / "rq"),
+        "worker",
+        "--with-scheduler",
+        "--url",
+        redis_url,
+        URGENT_QUEUE,
+        DEFAULT_QUEUE,
+    ]
+    full_env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "HOME": os.environ.get("HOME", str(log.parent)),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            env=full_env,
+            cwd=log.parent,  # no .env there
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -1,0 +1,156 @@
+"""Every kind of text the workers send, checked by Prism against Twilio's OpenAPI description.
+
+Prism (installed once into .cache/prism with npm) serves ../shared/twilio-openapi as a mock that
+refuses any request the schema does not allow; the real twilio client is pointed at it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+
+from intake.notifications import STAFF_SMS_JOB
+from intake.outbound import Outbound
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount, Store
+from intake.tasks import iso
+from tests.support.net import free_port
+from tests.support.worker import enqueue_task, new_task, work
+
+from .conftest import ESCALATION, STAFF_1, STAFF_2, WorkerEnv
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT.parent / "shared" / "twilio-openapi" / "twilio_api_v2010.json"
+PRISM_VERSION = "5.16.0"
+PRISM_DIR = ROOT / ".cache" / "prism"
+PRISM = PRISM_DIR / "node_modules" / ".bin" / "prism"
+OWNER_PHONE = "+13125550177"
+
+
+def prism_installed() -> bool:
+    package = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
+    return PRISM.exists() and f'"version": "{PRISM_VERSION}"' in package.read_text()
+
+
+@pytest.fixture(scope="module")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prism mocking Twilio's REST API on a free port; its base URL."""
+    if shutil.which("npm") is None:
+        pytest.skip(
+            "npm is not on PATH: cannot install Prism to check requests against Twilio's schema"
+        )
+    assert SPEC.exists(), f"Twilio's OpenAPI description is missing: {SPEC}"
+    if not prism_installed():
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(PRISM_DIR),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"@stoplight/prism-cli@{PRISM_VERSION}",
+            ],
+            check=True,
+            timeout=600,
+        )
+    port = free_port()
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "--errors", str(SPEC)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, "Prism did not start in 90 s"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def via_prism(prism: str, worker_env: WorkerEnv) -> WorkerEnv:
+    worker_env.set(
+        TWILIO_API_BASE_URL=prism,
+        STAFF_NOTIFY_NUMBERS=f"{STAFF_1},{STAFF_2}",
+        ESCALATION_NUMBERS=ESCALATION,
+    )
+    return worker_env
+
+
+def test_it_refuses_what_twilio_would_refuse(prism: str, worker_env: WorkerEnv) -> None:
+    sid = worker_env.values["TWILIO_ACCOUNT_SID"]
+    answer = requests.post(
+        f"{prism}/2010-04-01/Accounts/{sid}/Messages.json",
+        data={"From": "+17275550199", "Body": "no To"},
+        auth=(sid, "test-auth-token"),
+        timeout=10,
+    )
+    assert answer.status_code == 422 and "'To'" in answer.text
+
+
+def test_it_sends_sms_twilio_accepts(via_prism: WorkerEnv, redis_conn: Redis) -> None:
+    sid = Outbound(via_prism.settings, Store(redis_conn)).send_sms(STAFF_1, "Hello")
+    assert sid.startswith("SM")
+
+
+def test_it_makes_every_kind_of_twilio_call_the_way_twilio_accepts(
+    via_prism: WorkerEnv, redis_conn: Redis
+) -> None:
+    store = Store(redis_conn)
+    urgent = new_task(kind="crisis")
+    caller = new_task(channel="voice", language="es", text_ok=True)
+    for task in (urgent, caller):
+        enqueue_task(redis_conn, task)
+    work(redis_conn)  # new-task texts to staff, and the caller's confirmation
+    queue = Queue(URGENT_QUEUE, connection=redis_conn)
+    for level in (1, 2):  # the escalations, without waiting for them
+        queue.enqueue("workers.jobs.escalate", urgent.id, level)
+    store.save_staff(StaffAccount(email="ana@center.org", password_hash="-", phone=OWNER_PHONE))
+    due = datetime.now(UTC) + timedelta(hours=1)
+    store.change_task(caller.id, "claim", "ana@center.org", datetime.now(UTC))
+    store.change_task(caller.id, "reschedule", "ana@center.org", datetime.now(UTC), when=due)
+    store.change_task(caller.id, "claim", "ana@center.org", datetime.now(UTC))
+    queue.enqueue("workers.jobs.remind_owner", caller.id, "ana@center.org", iso(due))
+    work(redis_conn)
+
+    sent: dict[str, list[str]] = {}
+    for name in (URGENT_QUEUE, DEFAULT_QUEUE):
+        q = Queue(name, connection=redis_conn)
+        assert FailedJobRegistry(queue=q).get_job_ids() == []
+        for job_id in q.finished_job_registry.get_job_ids():
+            job = Job.fetch(job_id, connection=redis_conn)
+            assert job.get_status() == JobStatus.FINISHED
+            result = job.return_value()
+            if isinstance(result, str) and result.startswith("SM"):  # Twilio's message SID
+                sent.setdefault(str(job.func_name), []).append(job_id)
+    assert sorted((func, len(ids)) for func, ids in sent.items()) == [
+        ("workers.jobs.confirm_to_caller", 1),
+        (STAFF_SMS_JOB, 4 + 2 + 1),  # new (2 tasks x 2), escalation 1 (2), escalation 2 (1)
+        ("workers.jobs.remind_owner", 1),
+    ]
