@@ -21,10 +21,12 @@ from dotenv import dotenv_values
 
 from .app import load_flow
 from .config import ROOT, Settings, envint
+from .devoutbox import DevOutbox
 from .redis_server import RedisProcess, RedisStartError, start_redis
 
 DEFAULT_PORT = 8000
-DEV_PHONE = "+17275550199"  # a fictional 555-01xx number that phonenumbers accepts
+DEV_PHONE = "+17275550199"  # fictional 555-01xx numbers that phonenumbers accepts
+DEV_ON_CALL = "+17275550198"
 READY_TIMEOUT = 30.0  # seconds to wait for /healthz before telling the user where to look
 HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
 
@@ -64,6 +66,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
         return 1
 
     redis: RedisProcess | None = None
+    outbox: DevOutbox | None = None
     honcho: subprocess.Popen[bytes] | None = None
     ctrl_c = False
     previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
@@ -71,6 +74,10 @@ def run(port: int | None = None, root: Path | None = None) -> int:
         if embedded:
             redis = start_redis(data_dir=root / "var" / "redis", appendonly=True)
             env["REDIS_URL"] = redis.url
+        if uses_dev_credentials(env):
+            # Fake credentials cannot reach Twilio: print what the worker would text instead.
+            outbox = DevOutbox().start()
+            env["TWILIO_API_BASE_URL"] = outbox.url
         env["PORT"] = str(port)
         env["PYTHONUNBUFFERED"] = "1"
         # gunicorn and rq live beside this Python, even when the venv is not activated.
@@ -109,6 +116,8 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             stop_honcho(honcho, ctrl_c)
         if redis is not None:
             redis.stop()
+        if outbox is not None:
+            outbox.stop()
         signal.signal(signal.SIGTERM, previous_sigterm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -121,6 +130,13 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+def uses_dev_credentials(env: dict[str, str]) -> bool:
+    """The .env that `make run` generated, not a real Twilio account or a chosen stand-in."""
+    return env.get("TWILIO_AUTH_TOKEN", "").startswith("dev-") and not env.get(
+        "TWILIO_API_BASE_URL"
+    )
+
+
 def write_dev_env(path: Path, example: Path, port: int) -> None:
     """Write .env from .env.example with generated development values."""
     values = {
@@ -129,6 +145,8 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
         "TWILIO_PHONE_NUMBER": DEV_PHONE,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": secrets.token_urlsafe(32),
+        # texts to this on-call number show in the terminal ("[dev outbox] ...")
+        "STAFF_NOTIFY_NUMBERS": DEV_ON_CALL,
     }
     lines = example.read_text().splitlines() if example.exists() else []
     out: list[str] = []
@@ -211,20 +229,23 @@ def banner(port: int, public_base_url: str, redis_url: str, embedded: bool) -> s
     chat = "make chat   (or .venv/bin/intake chat)"
     if base.hostname in ("127.0.0.1", "localhost") and base.port != port:
         chat = f".venv/bin/intake chat --url {local}   (PUBLIC_BASE_URL names another port)"
-    redis, tasks = "as REDIS_URL says", ".venv/bin/intake tasks list"
+    redis, prefix = "as REDIS_URL says", ""
     if embedded:  # its URL is in no file, so show it (a URL from settings may hold a password)
         redis = f"{redis_url}  (embedded, data in var/redis/)"
-        tasks = f"REDIS_URL={redis_url} {tasks}"
+        prefix = f"REDIS_URL={redis_url} "
+    tasks = f"{prefix}.venv/bin/intake tasks list"
+    add_staff = f"{prefix}.venv/bin/intake staff add you@example.org"
     return "\n".join(
         [
             "",
             f"  intake is running at {local}",
-            f"  Twilio SMS webhook:  POST {local}/sms  (signatures are checked against "
-            f"{public_base_url}/sms)",
+            f"  Twilio webhooks:     POST {local}/sms and {local}/voice  (signatures are "
+            f"checked against {public_base_url})",
             f"  Redis:               {redis}",
             "",
             f"  Chat with the bot from a second terminal:  {chat}",
             f"  Staff tasks:  {tasks}",
+            f"  Staff dashboard: {local}/staff  (first add an account: {add_staff})",
             "  Stop everything with Ctrl-C.",
             "",
         ]

@@ -167,12 +167,16 @@ def test_it_runs_the_dev_stack_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> Non
         settings = Settings.from_env({**values, "REDIS_URL": redis_url.group(1)})
         assert settings.public_base_url == f"http://127.0.0.1:{port}"
         assert settings.twilio_phone_number == "+17275550199"
-        params = sms_params(
-            "hi", "+13125550142", settings.twilio_phone_number, settings.twilio_account_sid
-        )
-        status, xml = post_form(f"http://127.0.0.1:{port}/sms", params, settings.twilio_auth_token)
-        assert status == 200, xml
-        assert twiml_messages(xml)
+        # a whole callback request: the worker's staff text shows in the terminal, not at Twilio
+        for body in ["hi", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES", "YES"]:
+            params = sms_params(
+                body, "+13125550142", settings.twilio_phone_number, settings.twilio_account_sid
+            )
+            url = f"http://127.0.0.1:{port}/sms"
+            status, xml = post_form(url, params, settings.twilio_auth_token)
+            assert status == 200, xml
+            assert twiml_messages(xml)
+        output.wait_for(r"\[dev outbox\] text to \+1…98: New task \w+ at", 30)
 
         os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C does to the terminal's foreground group
         assert dev.wait(timeout=30) == 0, output.text
