@@ -61,12 +61,13 @@ class Conversations:
     ) -> Step:
         """Handle one input from the person behind `key` (their number, or a CallSid)."""
         with self.store.lock(channel, key):
-            if delivery_id and not self.store.first_delivery(delivery_id):
+            # One round trip: dedupe mark, session and opt-out together.
+            first, session, opted_out = self.store.begin_step(channel, key, contact, delivery_id)
+            if not first:
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
                 return Step(session=None, events=[], duplicate=True)
             now = self.clock()
-            session = self.store.load_session(channel, key)
-            if channel == "sms" and contact and self.store.is_opted_out(contact):
+            if channel == "sms" and opted_out:
                 if not self._opts_back_in(inp):
                     self._silent_crisis_check(session, channel, contact, inp, now)
                     return Step(session=session, events=[])

@@ -64,6 +64,21 @@ class Store:
             return None
         return Session.model_validate_json(raw)
 
+    def begin_step(
+        self, channel: str, key: str, contact: str, delivery_id: str
+    ) -> tuple[bool, Session | None, bool]:
+        """(first delivery?, the session, opted out?) in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if delivery_id:
+            pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
+        pipe.get(self.session_key(channel, key))
+        pipe.sismember(f"{PREFIX}:optouts", contact or "-")
+        results = pipe.execute()
+        first = bool(results[0]) if delivery_id else True
+        raw, opted_out = results[-2], bool(results[-1])
+        session = None if raw is None else Session.model_validate_json(raw)
+        return first, session, opted_out
+
     def save_session(self, key: str, session: Session) -> None:
         pipe = self.redis.pipeline()
         pipe.set(
@@ -78,14 +93,6 @@ class Store:
     def is_returning(self, channel: str, key: str) -> bool:
         """We talked with this person before, but their session has expired."""
         return bool(self.redis.exists(f"{PREFIX}:returning:{channel}:{key}"))
-
-    # --- dedupe ------------------------------------------------------------
-
-    def first_delivery(self, message_sid: str) -> bool:
-        """True the first time a MessageSid / CallSid step is seen, False on Twilio's retries."""
-        return bool(
-            self.redis.set(f"{PREFIX}:seen:{message_sid}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
-        )
 
     # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
 
