@@ -18,6 +18,7 @@ from intake import create_app
 from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import Task
+from tests.support import factories
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,26 +44,17 @@ pytestmark = pytest.mark.skipif(
 
 def make_task(task_id: str, **overrides: Any) -> Task:
     created = datetime.now(UTC) - timedelta(minutes=2)
-    data: dict[str, Any] = dict(
-        id=task_id,
-        kind="callback",
-        priority="normal",
+    defaults = dict(
         created_at=created,
-        channel="sms",
-        language="en",
+        due_at=created,
         from_number=NUMBER,
         callback_number=NUMBER,
         name="Sam Rivera",
         best_time="after 5pm",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
         text_ok=None,
         topics=["opioids"],
-        due_at=created,
     )
-    data.update(overrides)
-    return Task(**data)
+    return factories.make_task(task_id, **{**defaults, **overrides})
 
 
 @pytest.fixture(scope="session")

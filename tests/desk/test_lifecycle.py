@@ -13,31 +13,14 @@ import pytest
 
 from intake.store import Store
 from intake.tasks import Task, TransitionError, change, due_time
+from tests.support import factories
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 09:00 in New York
 
 
 def make_task(task_id: str = "t1", **overrides: Any) -> Task:
-    data: dict[str, Any] = dict(
-        id=task_id,
-        kind="callback",
-        priority="normal",
-        created_at=T0,
-        channel="sms",
-        language="en",
-        from_number="+13125550199",
-        callback_number="+13125550199",
-        name="Sam",
-        best_time="evening",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
-        topics=[],
-    )
-    data.update(overrides)
-    return Task(**data)
+    return factories.make_task(task_id, **{"created_at": T0, **overrides})
 
 
 def test_it_walks_the_happy_path_with_an_audit_entry_each_step() -> None:

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from rq import Queue, SimpleWorker
 
 from intake.conversation import CREATE_TASK_JOB
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
-from intake.tasks import Task, new_task_id
+from intake.tasks import Task
+from tests.support.factories import make_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,28 +46,13 @@ def work_until(redis: Redis, done: Callable[[], bool], timeout: float = 15.0) ->
 
 
 def new_task(**overrides: Any) -> Task:
-    """A task as the web layer makes it, created now."""
-    data: dict[str, Any] = dict(
-        id=new_task_id(),
-        kind="callback",
-        priority="normal",
-        created_at=datetime.now(UTC),
-        channel="sms",
-        language="en",
-        from_number="+13125550199",
-        callback_number="+13125550188",
-        name="Sam Rivera",
-        best_time="evening",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
-        topics=["opioids"],
+    """A task as the conversation would queue it; crisis tasks are urgent."""
+    defaults: dict[str, Any] = dict(
+        callback_number="+13125550188", name="Sam Rivera", topics=["opioids"]
     )
-    data.update(overrides)
-    if data["kind"] == "crisis":
-        data["priority"] = "urgent"
-    return Task(**data)
+    if overrides.get("kind") == "crisis":
+        defaults["priority"] = "urgent"
+    return make_task(**{**defaults, **overrides})
 
 
 def enqueue_task(redis: Redis, task: Task) -> None:

@@ -23,6 +23,7 @@ from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import Task
 from intake.web.staff import present
+from tests.support import factories
 
 from .conftest import sign, twilio_sms_params
 
@@ -36,26 +37,16 @@ NY = ZoneInfo("America/New_York")
 
 def make_task(task_id: str = "t1", **overrides: Any) -> Task:
     created = datetime.now(UTC) - timedelta(minutes=3)
-    data: dict[str, Any] = dict(
-        id=task_id,
-        kind="callback",
-        priority="normal",
+    defaults = dict(
         created_at=created,
-        channel="sms",
-        language="en",
+        due_at=created,
         from_number=NUMBER,
         callback_number=NUMBER,
         name=NAME,
         best_time="after 5pm",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
         topics=["opioids"],
-        due_at=created,
     )
-    data.update(overrides)
-    return Task(**data)
+    return factories.make_task(task_id, **{**defaults, **overrides})
 
 
 def store_of(app: Flask) -> Store:

@@ -15,7 +15,8 @@ from intake.config import Settings
 from intake.conversation import CREATE_TASK_JOB
 from intake.flow.events import CallbackRequest
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
-from intake.tasks import Task, new_task_id
+from intake.tasks import Task
+from tests.support import factories
 from workers.jobs import create_task
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -24,23 +25,8 @@ T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 def make_task(
     priority: str = "normal", created_at: datetime = T0, task_id: str | None = None
 ) -> dict[str, Any]:
-    task = Task(
-        id=task_id or new_task_id(),
-        kind="crisis" if priority == "urgent" else "callback",
-        priority=priority,
-        created_at=created_at,
-        channel="sms",
-        language="en",
-        from_number="+13125550199",
-        callback_number="+13125550199",
-        name="Sam",
-        best_time="evening",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
-        topics=[],
-    )
+    kind = "crisis" if priority == "urgent" else "callback"
+    task = factories.make_task(task_id, kind=kind, priority=priority, created_at=created_at)
     return task.model_dump(mode="json")
 
 

@@ -1,0 +1,33 @@
+"""Test data: one Task factory; each test module overrides what it asserts on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from intake.tasks import Task, new_task_id
+
+NUMBER = "+13125550199"
+
+
+def make_task(task_id: str | None = None, **overrides: Any) -> Task:
+    """A normal SMS callback task for +13125550199, created now, unless overridden."""
+    data: dict[str, Any] = dict(
+        id=task_id or new_task_id(),
+        kind="callback",
+        priority="normal",
+        created_at=datetime.now(UTC),
+        channel="sms",
+        language="en",
+        from_number=NUMBER,
+        callback_number=NUMBER,
+        name="Sam",
+        best_time="evening",
+        best_time_window="evening",
+        for_whom="self",
+        voicemail_ok=False,
+        text_ok=True,
+        topics=[],
+    )
+    data.update(overrides)
+    return Task(**data)
