@@ -113,38 +113,34 @@ def _language(session: object) -> str:
     return getattr(session, "language", "en")
 
 
-@bp.post("/voice")
-@twilio_signed
-def incoming() -> Response:
-    """A call arrives: safety first, then the main menu."""
+def _step(inp: UserInput | None, fresh: bool = False) -> Response:
+    """Move this call's session on by `inp` (None: the call just arrived) and answer in TwiML."""
     services = current_app.extensions["intake"]
     call_sid = request.form.get("CallSid", "")
     contact = caller_number(request.form.get("From", ""))
     try:
-        services.store.delete_session(
-            "voice", call_sid
-        )  # Twilio re-asked for this call: start over
-        step = services.conversations.step("voice", call_sid, contact, None)
+        if fresh:  # Twilio asked again for the start of this call: start over
+            services.store.delete_session("voice", call_sid)
+        step = services.conversations.step("voice", call_sid, contact, inp)
         return xml(respond(step.events, _language(step.session), call_sid))
     except Exception as e:
         return _fail(call_sid, e)
+
+
+@bp.post("/voice")
+@twilio_signed
+def incoming() -> Response:
+    """A call arrives: safety first, then the main menu."""
+    return _step(None, fresh=True)
 
 
 @bp.post("/voice/input")
 @twilio_signed
 def gathered() -> Response:
     """Keys or speech from a Gather, or nothing when the caller stayed silent."""
-    services = current_app.extensions["intake"]
-    call_sid = request.form.get("CallSid", "")
-    contact = caller_number(request.form.get("From", ""))
     digits = request.form.get("Digits", "").strip()
     speech = request.form.get("SpeechResult", "").strip()
-    inp = UserInput(digits=digits, speech=speech, timed_out=not digits and not speech)
-    try:
-        step = services.conversations.step("voice", call_sid, contact, inp)
-        return xml(respond(step.events, _language(step.session), call_sid))
-    except Exception as e:
-        return _fail(call_sid, e)
+    return _step(UserInput(digits=digits, speech=speech, timed_out=not digits and not speech))
 
 
 @bp.post("/voice/dial-status")
