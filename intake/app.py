@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .conversation import Conversations
@@ -51,6 +52,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis = Redis.from_url(settings.redis_url)
     store = Store(redis, session_ttl=settings.session_ttl_seconds)
     app = Flask(__name__)
+    if settings.trusted_proxies:
+        # Behind a load balancer: the client's address (sign-in rate limits) and scheme come
+        # from its headers. Webhook signatures never depend on this: they use PUBLIC_BASE_URL.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["intake"] = Services(
         settings=settings,

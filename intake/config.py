@@ -140,6 +140,7 @@ class Settings:
     staff_idle_minutes: int = 30
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -197,6 +198,7 @@ class Settings:
             staff_idle_minutes=envint(env, "STAFF_IDLE_MINUTES", 30, minimum=1),
             login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
             login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
+            trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
         )
 
     def voice_for(self, language: str) -> str:

@@ -520,3 +520,23 @@ def test_it_says_times_in_the_business_time_zone() -> None:
     assert present.local_time(now - timedelta(days=1), now, NY) == "yesterday 09:00"
     assert present.local_time(now + timedelta(days=3), now, NY) == "Sat 28 Nov 09:00"
     assert present.full_time(now, NY) == "Wed 25 Nov 2026, 09:00 EST"
+
+
+def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from intake import create_app
+
+    app = create_app(replace(settings, trusted_proxies=1))
+    add_staff(app, ANA)
+    behind = Auth(app.test_client())
+    for n in range(10):
+        response = behind.login(
+            f"guess{n}@center.org", "guess", headers={"X-Forwarded-For": "203.0.113.7"}
+        )
+        assert response.status_code == 200
+    blocked = behind.login(headers={"X-Forwarded-For": "203.0.113.7"})
+    assert blocked.status_code == 429
+    # another person behind the same load balancer is not locked out with them
+    other = behind.login(headers={"X-Forwarded-For": "198.51.100.4"})
+    assert other.status_code == 303
