@@ -9,6 +9,9 @@ from intake.app import load_flow
 from intake.config import ConfigError, Settings
 from intake.flow.loader import FlowError
 
+# --threads 4 (the Procfile) gives gthread workers: a slow staff browser or a dashboard poll
+# cannot hold up Twilio's webhooks, which must answer within seconds.
+
 # No runtime control socket: several servers (dev, tests) may run side by side.
 control_socket_disable = True
 # No access log: a request line is all it would add, and the webhooks log what matters.
