@@ -92,22 +92,27 @@ class CrisisMatcher:
     """Finds crisis language; a false alarm is acceptable, a miss is not."""
 
     def __init__(self, spec: CrisisSpec) -> None:
-        self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        self.patterns: list[tuple[str, str, re.Pattern[str]]] = []
         for category, by_language in spec.categories.items():
-            phrases = [p for phrases in by_language.values() for p in phrases]
-            pattern = phrase_pattern(phrases)
-            if pattern is not None:
-                self.patterns.append((category, pattern))
+            for language, phrases in by_language.items():
+                pattern = phrase_pattern(phrases)
+                if pattern is not None:
+                    self.patterns.append((category, language, pattern))
 
-    def category(self, text: str) -> str | None:
-        """The first crisis category the text matches, or None."""
+    def match(self, text: str, prefer: str | None = None) -> tuple[str, str] | None:
+        """(category, language) of the first phrase found, trying `prefer`'s phrases first."""
         norm = normalise(text)
         if not norm:
             return None
-        for category, pattern in self.patterns:
+        for category, language, pattern in sorted(self.patterns, key=lambda p: p[1] != prefer):
             if pattern.search(norm):
-                return category
+                return category, language
         return None
+
+    def category(self, text: str) -> str | None:
+        """The first crisis category the text matches, or None."""
+        found = self.match(text)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,10 @@ def start(
     if first is not None and run.crisis(first):
         return run.finish(trigger.now)
     keyword = run.keyword(first) if first is not None else None
+    if keyword is not None:
+        for action in keyword.actions:  # "Hola" is welcomed in Spanish
+            if isinstance(action, SetLanguage):
+                session.language = action.set_language
     if keyword is None or not _silences_welcome(keyword.actions):
         run.say("welcome_back" if trigger.returning else "welcome")
     if keyword is not None:
@@ -243,9 +252,17 @@ class _Run:
     # --- recognising ---------------------------------------------------
 
     def crisis(self, inp: UserInput) -> bool:
-        category = self.flow.crisis.category(inp.text) or self.flow.crisis.category(inp.speech)
-        if category is None:
+        prefer = self.session.language
+        found = self.flow.crisis.match(inp.text, prefer) or self.flow.crisis.match(
+            inp.speech, prefer
+        )
+        if found is None:
             return False
+        category, language = found
+        if language != self.session.language and language in self.spec.languages:
+            # Someone in crisis gets the answer in the language they wrote it in.
+            self.session.language = language
+            self.events.append(ev.LanguageChanged(language))
         request = callback_request(self.session, kind="crisis")
         self.events.append(ev.CrisisDetected(category=category, request=request))
         self.say("crisis")
