@@ -540,3 +540,11 @@ def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(settings: Settings
     # another person behind the same load balancer is not locked out with them
     other = behind.login(headers={"X-Forwarded-For": "198.51.100.4"})
     assert other.status_code == 303
+
+
+def test_it_says_how_long_ago_a_task_came_in(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())  # three minutes old
+    store_of(staff_app).create_task(make_task("t2", created_at=datetime.now(UTC)))
+    assert "(3 min ago)" in text(ana.client.get("/staff/tasks/t1"))
+    page = text(ana.client.get("/staff/tasks/t2"))
+    assert "(just now)" in page and "just now ago" not in page
