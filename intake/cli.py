@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     flows_sub.add_parser("check", help="validate flows/*.yaml, snippets and crisis phrases")
     flows_sub.add_parser("schema", help="print the JSON Schema of a flow file")
 
+    sub.add_parser("check", help="check every setting and the flows (the worker runs it first)")
+
     tasks = sub.add_parser("tasks", help="staff tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
     tasks_list = tasks_sub.add_parser(
@@ -94,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "flows":
             return flows_command(args.flows_command)
+        if args.command == "check":
+            from .app import load_flow
+
+            load_flow(Settings.from_env())
+            print("settings and flows ok")
+            return 0
         if args.command == "tasks":
             if args.tasks_command == "list":
                 return tasks_list_command(as_json=args.json, only_open=args.open)

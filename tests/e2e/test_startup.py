@@ -95,8 +95,36 @@ def test_it_stops_web_with_one_line_on_invalid_flows(
     assert len(lines) == 1 and lines[0].startswith("intake: invalid flows:"), result.stdout
 
 
-def test_it_stops_the_worker_without_redis_url(tmp_path: Path) -> None:
-    result = run_procfile("worker", base_env(tmp_path), tmp_path)
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"STAFF_NOTIFY_NUMBERS": "+1555"}, "STAFF_NOTIFY_NUMBERS is not a valid phone number"),
+        ({"CRM_WEBHOOK_URL": "https://crm.example.org/hook"}, "CRM_WEBHOOK_SECRET is required"),
+        ({"BUSINESS_HOURS": "9 to 5"}, "BUSINESS_HOURS must look like 08:00-20:00"),
+    ],
+)
+def test_it_stops_the_worker_with_one_line_on_a_bad_setting(
+    settings_env: dict[str, str], tmp_path: Path, change: dict[str, str], expected: str
+) -> None:
+    env = {**base_env(tmp_path), **settings_env, **change}
+
+    result = run_procfile("worker", env, tmp_path)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout, result.stdout
+    lines = intake_lines(result.stdout)
+    assert lines == [f"intake: configuration error: {expected}"] or (
+        len(lines) == 1 and expected in lines[0]
+    ), result.stdout
+
+
+def test_it_stops_the_worker_without_redis_url(
+    settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**base_env(tmp_path), **settings_env}
+    del env["REDIS_URL"]  # never a silent fallback to a Redis on 6379
+
+    result = run_procfile("worker", env, tmp_path)
 
     assert result.returncode != 0
     assert "REDIS_URL is required" in result.stdout
