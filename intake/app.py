@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     flow = load_flow(settings)
-    redis = Redis.from_url(settings.redis_url)
+    # A Redis that hangs must not hang the webhook past Twilio's timeout: fail fast, apologise.
+    timeout = settings.redis_timeout_seconds
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     store = Store(redis, session_ttl=settings.session_ttl_seconds)
     app = Flask(__name__)
     if settings.trusted_proxies:

@@ -110,6 +110,7 @@ class Settings:
     admissions_phone: str
     secret_key: str
     session_ttl_seconds: int = 24 * 3600
+    redis_timeout_seconds: float = 5.0
     program_name: str = "Helpline"
     flows_dir: Path = ROOT / "flows"
     log_level: str = "INFO"
@@ -170,6 +171,7 @@ class Settings:
             admissions_phone=admissions,
             secret_key=secret,
             session_ttl_seconds=envint(env, "SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+            redis_timeout_seconds=envfloat(env, "REDIS_TIMEOUT_SECONDS", 5.0),
             program_name=program,
             flows_dir=flows_dir,
             log_level=log_level,

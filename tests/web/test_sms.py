@@ -279,3 +279,30 @@ def test_it_answers_a_message_without_from_with_empty_twiml(
     )
     assert response.status_code == 200
     assert replies(response.data) == []
+
+
+def test_it_apologises_in_time_when_redis_hangs(settings: Settings, redis_conn: Any) -> None:
+    import socket
+    import time
+    from dataclasses import replace
+
+    from intake import create_app
+
+    silent = socket.socket()  # accepts connections and never answers, like a partitioned Redis
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        app = create_app(replace(settings, redis_url=url, redis_timeout_seconds=0.5))
+        params = twilio_sms_params("hi", TEXTER)
+        started = time.monotonic()
+        response = app.test_client().post(
+            "/sms", data=params, headers={"X-Twilio-Signature": sign(settings, "/sms", params)}
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 200
+    [message] = replies(response.data)
+    assert "(727) 391-7001" in message
+    assert elapsed < 10  # Twilio gives up after 15 s; the apology must get there first
