@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, get_current_job
 
 from intake.conversation import CREATE_TASK_JOB
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
 from tests.support.factories import make_task
+from workers.jobs import create_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +107,16 @@ def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subpro
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+CRASH_ONCE_JOB = f"{__name__}.create_task_then_crash_once"
+
+
+def create_task_then_crash_once(task: dict[str, Any]) -> str:
+    """create_task, then fail the first time as if the worker died before acknowledging."""
+    task_id = create_task(task)
+    job = get_current_job()
+    assert job is not None
+    if job.connection.incr(f"test:attempts:{job.id}") == 1:
+        raise ConnectionError("worker lost its connection after writing")
+    return task_id

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
 
 from intake.flow import engine
-from intake.flow.engine import Session
+from intake.flow.engine import Flow, Session
 from intake.flow.loader import load_flows
 from intake.web.voice import render
 
@@ -63,6 +64,20 @@ def check(twiml: str, where: str) -> ET.Element:
     return root
 
 
+def voice_session(flow: Flow, lang: str, contact: str, state: str, **extra: Any) -> Session:
+    """A call in `lang` at `state`, as if the caller had just got there."""
+    return Session(
+        flow=flow.id,
+        channel="voice",
+        language=lang,
+        contact=contact,
+        state=state,
+        started_at=NOW,
+        updated_at=NOW,
+        **extra,
+    )
+
+
 def test_every_state_in_every_language_renders_to_valid_twiml(app: Flask) -> None:
     services = app.extensions["intake"]
     flows = load_flows(services.settings.flows_dir, services.flow.params)
@@ -82,16 +97,8 @@ def test_every_state_in_every_language_renders_to_valid_twiml(app: Flask) -> Non
                         "text_ok": False,
                     }
                     for state_id in flow.spec.states:
-                        session = Session(
-                            flow=flow.id,
-                            channel="voice",
-                            language=lang,
-                            contact=contact,
-                            state=state_id,
-                            fields=fields,
-                            last_snippet="opioids",
-                            started_at=NOW,
-                            updated_at=NOW,
+                        session = voice_session(
+                            flow, lang, contact, state_id, fields=fields, last_snippet="opioids"
                         )
                         events = engine.prompt_events(flow, session)
                         where = f"{flow.id}:{state_id}:{lang}:{contact or 'hidden'}"
@@ -105,27 +112,12 @@ def test_every_state_in_every_language_renders_to_valid_twiml(app: Flask) -> Non
                         )
                         check(str(render(failed, lang)), where + ":reprompt")
                     for name in flow.spec.signals:
-                        session = Session(
-                            flow=flow.id,
-                            channel="voice",
-                            language=lang,
-                            contact=contact,
-                            state="menu",
-                            started_at=NOW,
-                            updated_at=NOW,
-                        )
+                        session = voice_session(flow, lang, contact, "menu")
                         _, events = engine.signal(flow, session, name, NOW)
                         check(str(render(events, lang)), f"{flow.id}:signal {name}:{lang}")
                     for snippet_id in flow.snippets:  # each snippet, repeated with `*`
-                        session = Session(
-                            flow=flow.id,
-                            channel="voice",
-                            language=lang,
-                            contact=contact,
-                            state="after_snippet",
-                            last_snippet=snippet_id,
-                            started_at=NOW,
-                            updated_at=NOW,
+                        session = voice_session(
+                            flow, lang, contact, "after_snippet", last_snippet=snippet_id
                         )
                         _, events = engine.resume(flow, session, engine.UserInput(digits="*"), NOW)
                         root = check(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue, Retry, Worker, get_current_job
+from rq import Queue, Retry, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
@@ -17,8 +17,7 @@ from intake.tasks import Task
 from tests.support.crm import CrmServer
 from tests.support.mailbox import Mailbox
 from tests.support.twilio_emulator import TwilioEmulator
-from tests.support.worker import enqueue_task, new_task, queues, work, work_until
-from workers.jobs import create_task
+from tests.support.worker import CRASH_ONCE_JOB, enqueue_task, new_task, queues, work, work_until
 
 from .conftest import STAFF_1, STAFF_2, WorkerEnv
 
@@ -31,16 +30,6 @@ def sms_job(task: Task, number: str, redis: Redis) -> Job:
 
 def failed_ids(redis: Redis, queue: str = DEFAULT_QUEUE) -> list[str]:
     return FailedJobRegistry(queue=Queue(queue, connection=redis)).get_job_ids()
-
-
-def create_task_then_crash_once(task: dict[str, Any]) -> str:
-    """create_task, then fail the first time as if the worker died before acknowledging."""
-    task_id = create_task(task)
-    job = get_current_job()
-    assert job is not None
-    if job.connection.incr(f"test:attempts:{job.id}") == 1:
-        raise ConnectionError("worker lost its connection after writing")
-    return task_id
 
 
 def test_it_texts_each_on_call_number_without_personal_details(
@@ -273,7 +262,7 @@ def test_it_does_not_notify_twice_when_create_task_runs_again(
 ) -> None:
     task = new_task(kind="crisis").model_dump(mode="json")
     queue = Queue(URGENT_QUEUE, connection=redis_conn)
-    queue.enqueue(f"{__name__}.create_task_then_crash_once", task, retry=Retry(max=2))
+    queue.enqueue(CRASH_ONCE_JOB, task, retry=Retry(max=2))
     queue.enqueue("workers.jobs.create_task", task, job_id="again")
 
     work(redis_conn)

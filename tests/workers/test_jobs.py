@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
+from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
@@ -17,6 +17,7 @@ from intake.flow.events import CallbackRequest
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
 from intake.tasks import Task
 from tests.support import factories
+from tests.support.worker import CRASH_ONCE_JOB
 from workers.jobs import create_task
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -43,16 +44,6 @@ def worker_queues(redis: Redis) -> list[Queue]:
 def work(redis: Redis) -> None:
     """Run every queued job in this process, like the Procfile's worker does."""
     SimpleWorker(worker_queues(redis), connection=redis).work(burst=True)
-
-
-def create_task_then_crash_once(task: dict[str, Any]) -> str:
-    """create_task, then fail the first time as if the worker died before acknowledging."""
-    task_id = create_task(task)
-    job = get_current_job()
-    assert job is not None
-    if job.connection.incr(f"test:attempts:{job.id}") == 1:
-        raise ConnectionError("worker lost its connection after writing")
-    return task_id
 
 
 def test_it_stores_the_task(redis_conn: Redis) -> None:
@@ -87,9 +78,7 @@ def test_it_stores_a_task_once_when_enqueued_twice(redis_conn: Redis) -> None:
 
 def test_it_stores_a_task_once_when_the_job_is_retried(redis_conn: Redis) -> None:
     task = make_task()
-    job = queue_for(redis_conn, task).enqueue(
-        f"{__name__}.create_task_then_crash_once", task, retry=Retry(max=2)
-    )
+    job = queue_for(redis_conn, task).enqueue(CRASH_ONCE_JOB, task, retry=Retry(max=2))
 
     work(redis_conn)
 
