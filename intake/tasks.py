@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal, get_args
@@ -12,9 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from .flow.events import CallbackRequest
 
+log = logging.getLogger(__name__)
+
 Status = Literal["new", "claimed", "rescheduled", "done", "reopened"]
 Outcome = Literal["no_answer", "left_voicemail", "reached", "wrong_number", "declined"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
+# The phrase groups in flows/safety/crisis.yaml.
+CrisisCategory = Literal["suicide", "self_harm", "overdose", "danger"]
+CRISIS_CATEGORIES: tuple[str, ...] = get_args(CrisisCategory)
 ACTIONS = ("claim", "attempt", "reschedule", "done", "reopen")
 # The fields `intake tasks list --json` prints, in this order.
 CONTRACT_FIELDS = (
@@ -86,6 +92,11 @@ class Task(BaseModel):
     voicemail_ok: bool | None
     text_ok: bool | None
     topics: list[str]
+    # Shown to staff but kept out of CONTRACT_FIELDS: scripts rely on exactly those.
+    best_time_start: datetime | None = None
+    best_time_end: datetime | None = None
+    for_whom_detail: str | None = None
+    crisis_category: CrisisCategory | None = None
     # lifecycle
     claimed_by: str | None = None
     due_at: datetime | None = None
@@ -101,6 +112,10 @@ class Task(BaseModel):
     def as_detail(self) -> dict[str, object]:
         """Everything staff see about a task (`tasks show --json`)."""
         data = self.as_json()
+        data["best_time_start"] = iso(self.best_time_start) if self.best_time_start else None
+        data["best_time_end"] = iso(self.best_time_end) if self.best_time_end else None
+        data["for_whom_detail"] = self.for_whom_detail
+        data["crisis_category"] = self.crisis_category
         data["claimed_by"] = self.claimed_by
         data["due_at"] = iso(self.due_at) if self.due_at else None
         data["attempts"] = [
@@ -127,8 +142,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def due_time(created_at: datetime, window: str | None, tz: ZoneInfo) -> datetime:
-    """When to call: the start of the person's window (today or next), or at once."""
+def due_time(
+    created_at: datetime, window: str | None, tz: ZoneInfo, asked: datetime | None = None
+) -> datetime:
+    """When to call: not before the time asked for (`asked`), else the window's start, or now."""
+    if asked is not None:
+        return max(created_at, asked.astimezone(UTC))
     if window not in WINDOWS:
         return created_at  # now, any time, or not recognisable
     start, end = WINDOWS[window]
@@ -198,7 +217,12 @@ def new_task_id(seed: str | None = None) -> str:
 
 
 def task_from_request(request: CallbackRequest, task_id: str, now: datetime, tz: ZoneInfo) -> Task:
-    """The task a callback or crisis request becomes, due at the start of the person's window."""
+    """The task a callback or crisis request becomes, due when the person asked to be called."""
+    category = request.crisis_category
+    if category is not None and category not in CRISIS_CATEGORIES:
+        # A category this code has no words for must not cost the person their urgent task.
+        log.warning("task %s: crisis category not recognised; stored without it", task_id)
+        category = None
     return Task(
         id=task_id,
         kind=request.kind,
@@ -215,5 +239,9 @@ def task_from_request(request: CallbackRequest, task_id: str, now: datetime, tz:
         voicemail_ok=request.voicemail_ok,
         text_ok=request.text_ok,
         topics=list(request.topics),
-        due_at=due_time(now, request.best_time_window, tz),
+        best_time_start=request.best_time_start,
+        best_time_end=request.best_time_end,
+        for_whom_detail=request.for_whom_detail,
+        crisis_category=category,
+        due_at=due_time(now, request.best_time_window, tz, request.best_time_start),
     )

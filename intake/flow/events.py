@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 Channel = Literal["sms", "voice"]
@@ -67,6 +68,11 @@ class CallbackRequest:
     voicemail_ok: bool | None
     text_ok: bool | None
     topics: tuple[str, ...] = field(default_factory=tuple)
+    # The parsed best time: when the person's window opens and closes (aware datetimes).
+    best_time_start: datetime | None = None
+    best_time_end: datetime | None = None
+    for_whom_detail: str | None = None  # who the call is for, in their words: "brother"
+    crisis_category: str | None = None  # suicide, self_harm, overdose, danger
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
@@ -200,3 +201,33 @@ def test_it_shows_a_hostile_name_as_text_and_runs_none_of_it(
     expect(page.get_by_text(best_time, exact=False)).to_be_visible()
     expect(page.locator("img")).to_have_count(0)
     assert page.evaluate("window.pwned") is None
+
+
+def test_it_flags_a_crisis_as_it_arrives_and_says_what_was_asked(
+    page: Page, base_url: str, store: Store
+) -> None:
+    sign_in(page, base_url, ANA)
+    expect(page.locator("#open-tasks")).to_contain_text("No open tasks.")
+    ny = ZoneInfo("America/New_York")
+    store.create_task(
+        make_task(
+            "c0ffee0001",
+            kind="crisis",
+            priority="urgent",
+            crisis_category="self_harm",
+            best_time="tonight after 6",
+            best_time_window="evening",
+            best_time_start=datetime(2026, 11, 24, 18, 0, tzinfo=ny),
+            best_time_end=datetime(2026, 11, 24, 21, 0, tzinfo=ny),
+            for_whom="other",
+            for_whom_detail="brother",
+        )
+    )
+    row = page.locator('#open-tasks tr[data-id="c0ffee0001"]')  # drawn by queue.js
+    expect(row.locator(".badge.crisis")).to_have_text("Self-harm", timeout=LIVE_WAIT_MS)
+    row.get_by_role("link", name="c0ffee0001").click()
+    expect(page.locator("#crisis-category")).to_have_text("Self-harm")
+    expect(page.locator("#best-time")).to_have_text(
+        "tonight after 6 (evening) — Tue 24 Nov, 18:00–21:00"
+    )
+    expect(page.locator("#for-whom")).to_have_text("Someone else (brother)")

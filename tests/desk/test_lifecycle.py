@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intake.store import Store
-from intake.tasks import Task, TransitionError, change, due_time
+from intake.tasks import (
+    CONTRACT_FIELDS,
+    Task,
+    TransitionError,
+    change,
+    due_time,
+    task_from_request,
+)
 from tests.support import factories
 
 NY = ZoneInfo("America/New_York")
@@ -98,6 +105,70 @@ def test_due_time_is_the_start_of_the_preferred_window() -> None:
     assert due_time(in_window, "evening", NY) == in_window
     assert due_time(three_am, "now", NY) == three_am
     assert due_time(three_am, None, NY) == three_am
+
+
+def test_it_is_due_at_the_time_asked_for_not_when_the_window_opens() -> None:
+    six_pm = datetime(2026, 11, 25, 18, 0, tzinfo=NY)
+    request = factories.make_request(
+        best_time="tonight after 6",
+        best_time_window="evening",
+        best_time_start=six_pm,
+        best_time_end=datetime(2026, 11, 25, 21, 0, tzinfo=NY),
+    )
+    assert due_time(T0, "evening", NY) == datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 17:00
+    task = task_from_request(request, "t1", T0, NY)
+    assert task.due_at == datetime(2026, 11, 25, 23, 0, tzinfo=UTC)  # 18:00 New York
+
+
+def test_it_is_due_now_when_the_time_asked_for_has_begun_or_passed() -> None:
+    eight_am = datetime(2026, 11, 25, 8, 0, tzinfo=NY)  # T0 is 09:00 New York
+    request = factories.make_request(best_time="this morning", best_time_start=eight_am)
+    assert task_from_request(request, "t1", T0, NY).due_at == T0
+    assert due_time(T0, "morning", NY, asked=eight_am - timedelta(days=1)) == T0
+
+
+def test_it_copies_the_time_asked_for_whom_and_the_crisis_category() -> None:
+    start = datetime(2026, 11, 25, 18, 0, tzinfo=NY)
+    end = datetime(2026, 11, 25, 21, 0, tzinfo=NY)
+    request = factories.make_request(
+        kind="crisis",
+        priority="urgent",
+        best_time_start=start,
+        best_time_end=end,
+        for_whom="other",
+        for_whom_detail="brother",
+        crisis_category="overdose",
+    )
+    task = task_from_request(request, "t1", T0, NY)
+    assert (task.best_time_start, task.best_time_end) == (start, end)
+    assert (task.for_whom_detail, task.crisis_category) == ("brother", "overdose")
+    detail = task.as_detail()
+    assert detail["best_time_start"] == "2026-11-25T23:00:00Z"
+    assert detail["best_time_end"] == "2026-11-26T02:00:00Z"
+    assert (detail["for_whom_detail"], detail["crisis_category"]) == ("brother", "overdose")
+    assert list(task.as_json()) == list(CONTRACT_FIELDS)
+
+
+def test_it_keeps_a_crisis_task_whose_category_it_does_not_know() -> None:
+    request = factories.make_request(kind="crisis", priority="urgent", crisis_category="volcano")
+    task = task_from_request(request, "t1", T0, NY)
+    assert (task.kind, task.priority, task.crisis_category) == ("crisis", "urgent", None)
+
+
+def test_it_loads_tasks_stored_before_the_time_asked_for_and_crisis_category(
+    redis_conn: Any,
+) -> None:
+    store = Store(redis_conn)
+    store.create_task(make_task(due_at=T0))
+    new_fields = {"best_time_start", "best_time_end", "for_whom_detail", "crisis_category"}
+    old = make_task(due_at=T0).model_dump(mode="json", exclude=new_fields)
+    assert new_fields.isdisjoint(old)
+    redis_conn.set(store._task_key("t1"), json.dumps(old))  # as the previous release wrote it
+    task = store.get_task("t1")
+    assert task is not None and task.best_time_window == "evening"
+    assert (task.best_time_start, task.for_whom_detail, task.crisis_category) == (None, None, None)
+    assert [t.id for t in store.list_tasks()] == ["t1"]
+    assert store.change_task("t1", "claim", "ana@center.org", T0).status == "claimed"
 
 
 def test_the_store_orders_urgent_then_due_then_oldest(redis_conn: Any) -> None:
@@ -207,3 +278,29 @@ def test_the_cli_lists_shows_claims_attempts_and_completes(
     listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)
     assert [t["status"] for t in listed] == ["done"]
     assert json.loads(run_cli(settings_env, "tasks", "list", "--open", "--json").stdout) == []
+
+
+def test_it_shows_the_new_fields_in_tasks_show_but_keeps_tasks_list_to_the_contract(
+    redis_conn: Any, settings_env: dict[str, str]
+) -> None:
+    Store(redis_conn).create_task(
+        make_task(
+            kind="crisis",
+            priority="urgent",
+            best_time_start=datetime(2026, 11, 25, 18, 0, tzinfo=NY),
+            best_time_end=datetime(2026, 11, 25, 21, 0, tzinfo=NY),
+            for_whom="other",
+            for_whom_detail="brother",
+            crisis_category="suicide",
+        )
+    )
+    listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)
+    assert [list(t) for t in listed] == [list(CONTRACT_FIELDS)]
+    assert len(CONTRACT_FIELDS) == 16
+    show = run_cli(settings_env, "tasks", "show", "t1", "--json")
+    assert show.returncode == 0, show.stderr
+    detail = json.loads(show.stdout)
+    assert detail["best_time_start"] == "2026-11-25T23:00:00Z"
+    assert detail["best_time_end"] == "2026-11-26T02:00:00Z"
+    assert detail["for_whom_detail"] == "brother"
+    assert detail["crisis_category"] == "suicide"

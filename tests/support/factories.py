@@ -1,10 +1,11 @@
-"""Test data: one Task factory; each test module overrides what it asserts on."""
+"""Test data: Task and CallbackRequest factories; each test module overrides what it asserts on."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from intake.flow.events import CallbackRequest
 from intake.tasks import Task, new_task_id
 
 NUMBER = "+13125550199"
@@ -31,3 +32,23 @@ def make_task(task_id: str | None = None, **overrides: Any) -> Task:
     )
     data.update(overrides)
     return Task(**data)
+
+
+def make_request(**overrides: Any) -> CallbackRequest:
+    """A confirmed SMS callback request from +13125550199, for the evening, unless overridden."""
+    data: dict[str, Any] = dict(
+        kind="callback",
+        priority="normal",
+        channel="sms",
+        language="en",
+        from_number=NUMBER,
+        callback_number=NUMBER,
+        name="Sam",
+        best_time="evening",
+        best_time_window="evening",
+        for_whom="self",
+        voicemail_ok=False,
+        text_ok=True,
+    )
+    data.update(overrides)
+    return CallbackRequest(**data)

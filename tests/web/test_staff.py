@@ -8,10 +8,12 @@ import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -21,7 +23,7 @@ from werkzeug.test import TestResponse
 from intake import create_app
 from intake.config import Settings
 from intake.store import StaffAccount, Store
-from intake.tasks import Task
+from intake.tasks import CRISIS_CATEGORIES, Task
 from intake.web.staff import present
 from tests.support import factories
 
@@ -33,6 +35,7 @@ PASSWORD = "correct horse battery"
 NAME = "Sam Rivera"
 NUMBER = "+13125550142"
 NY = ZoneInfo("America/New_York")
+CRISIS_PHRASES = Path(__file__).resolve().parents[2] / "flows" / "safety" / "crisis.yaml"
 
 
 def make_task(task_id: str = "t1", **overrides: Any) -> Task:
@@ -342,6 +345,18 @@ def test_it_flags_a_task_whose_notification_failed(ana: Auth, staff_app: Flask) 
     assert "Staff notification failed for good" in text(ana.client.get("/staff/tasks/t1"))
 
 
+def test_it_flags_the_kind_of_crisis_on_the_queue(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task("od", kind="crisis", priority="urgent", crisis_category="overdose"))
+    store.create_task(make_task("cb"))
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    assert rows["od"]["crisis"] == "Overdose / medical emergency"
+    assert rows["cb"]["crisis"] == ""
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert '<span class="badge crisis">Overdose / medical emergency</span>' in page
+    assert page.count('class="badge crisis"') == 1
+
+
 def test_it_serves_the_queue_script_to_anyone(client: FlaskClient, staff_app: Flask) -> None:
     response = client.get("/staff/static/queue.js")
     assert response.status_code == 200
@@ -367,6 +382,40 @@ def test_it_shows_what_staff_need_to_call_back(ana: Auth, staff_app: Flask) -> N
     assert "Claim this task" in words
 
 
+def test_it_shows_the_crisis_the_time_asked_for_and_whom_the_call_is_for(
+    ana: Auth, staff_app: Flask
+) -> None:
+    store_of(staff_app).create_task(
+        make_task(
+            kind="crisis",
+            priority="urgent",
+            crisis_category="suicide",
+            best_time="tonight after 6",
+            best_time_window="evening",
+            best_time_start=datetime(2026, 11, 24, 18, 0, tzinfo=NY),
+            best_time_end=datetime(2026, 11, 24, 21, 0, tzinfo=NY),
+            for_whom="other",
+            for_whom_detail="brother",
+        )
+    )
+    response = ana.client.get("/staff/tasks/t1")
+    page, words = response.get_data(as_text=True), text(response)
+    assert '<span class="badge crisis" id="crisis-category">Suicidal thoughts</span>' in page
+    assert "Best time tonight after 6 (evening) — Tue 24 Nov, 18:00–21:00" in words
+    assert "For whom Someone else (brother)" in words
+
+
+def test_it_shows_no_crisis_or_time_asked_for_when_there_is_none(
+    ana: Auth, staff_app: Flask
+) -> None:
+    store_of(staff_app).create_task(make_task(for_whom="other"))
+    response = ana.client.get("/staff/tasks/t1")
+    page, words = response.get_data(as_text=True), text(response)
+    assert "badge crisis" not in page
+    assert "Best time after 5pm (evening) Due" in words
+    assert "For whom Someone else (family or friend)" in words
+
+
 @pytest.mark.parametrize(
     ("voicemail_ok", "text_ok", "labels"),
     [
@@ -387,13 +436,19 @@ def test_it_shows_consent_prominently(
 def test_it_escapes_everything_the_person_typed(ana: Auth, staff_app: Flask) -> None:
     attack = "<script>window.pwned=1</script>"
     store_of(staff_app).create_task(
-        make_task(name=attack, best_time='<img src=x onerror="alert(1)">')
+        make_task(
+            name=attack,
+            best_time='<img src=x onerror="alert(1)">',
+            for_whom="other",
+            for_whom_detail="<b>brother</b>",
+        )
     )
     page = ana.client.get("/staff/tasks/t1").get_data(as_text=True)
     assert attack not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+    assert "Someone else (&lt;b&gt;brother&lt;/b&gt;)" in page
 
 
 def test_it_walks_a_task_through_its_lifecycle_with_an_audit_entry_each_step(
@@ -520,6 +575,24 @@ def test_it_says_times_in_the_business_time_zone() -> None:
     assert present.local_time(now - timedelta(days=1), now, NY) == "yesterday 09:00"
     assert present.local_time(now + timedelta(days=3), now, NY) == "Sat 28 Nov 09:00"
     assert present.full_time(now, NY) == "Wed 25 Nov 2026, 09:00 EST"
+
+
+def test_it_says_the_time_asked_for_in_the_business_time_zone() -> None:
+    six_pm = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 18:00 in New York, a Tuesday
+    assert present.window(six_pm, six_pm + timedelta(hours=3), NY) == "Tue 24 Nov, 18:00–21:00"
+    assert present.window(six_pm, six_pm + timedelta(hours=6), NY) == "Tue 24 Nov, 18:00–24:00"
+    assert (
+        present.window(six_pm, six_pm + timedelta(hours=15), NY)
+        == "Tue 24 Nov, 18:00 – Wed 25 Nov, 09:00"
+    )
+    assert present.window(six_pm, None, NY) == "Tue 24 Nov, from 18:00"
+    assert present.window(None, six_pm, NY) == "Tue 24 Nov, until 18:00"
+    assert present.window(None, None, NY) == ""
+
+
+def test_it_has_words_for_every_crisis_category() -> None:
+    crisis = yaml.safe_load(CRISIS_PHRASES.read_text())
+    assert set(present.CRISIS) == set(CRISIS_CATEGORIES) == set(crisis["categories"])
 
 
 def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(settings: Settings) -> None:

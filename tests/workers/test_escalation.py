@@ -166,7 +166,8 @@ def test_it_reminds_the_owner_when_the_claimed_task_falls_due(
     assert reminder.body == (
         f"Reminder: task {task.id} is due now. https://intake.example.org/staff/tasks/{task.id}"
     )
-    assert reminder.at >= due.timestamp()
+    # RQ's scheduler keeps times in whole seconds, so a job may run up to a second early.
+    assert reminder.at >= due.timestamp() - 1.0
 
 
 def test_it_claims_without_a_worker_running(

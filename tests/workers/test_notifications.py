@@ -19,6 +19,8 @@ from intake.notifications import (
     staff_email,
     staff_sms,
 )
+from intake.tasks import CRISIS_CATEGORIES
+from intake.web.staff.present import CRISIS
 from tests.support.worker import new_task
 
 NY = ZoneInfo("America/New_York")
@@ -110,6 +112,29 @@ def test_it_tells_staff_only_priority_id_and_link(settings_env: dict[str, str]) 
         assert link in text and segment_count(text) <= 2
     assert "URGENT" in texts[0] and "URGENT" in subject and "Priority: urgent" in body
     assert "URGENT" not in staff_sms(new_task(), s)
+
+
+@pytest.mark.parametrize("category", CRISIS_CATEGORIES)
+def test_it_never_tells_staff_the_kind_of_crisis_or_whom_it_is_for(
+    office: Settings, category: str
+) -> None:
+    task = new_task(
+        kind="crisis",
+        crisis_category=category,
+        for_whom="other",
+        for_whom_detail="brother",
+        best_time="tonight after 6",
+        best_time_start=at("2026-11-24 18:00"),
+        best_time_end=at("2026-11-24 21:00"),
+    )
+    subject, body = staff_email(task, office)
+    texts = [staff_sms(task, office, level) for level in (0, 1, 2)]
+    texts += [reminder_sms(task, office), subject, body]
+    words = (category, category.replace("_", " "), CRISIS[category])
+    for text in texts:
+        assert task.id in text
+        for secret in (*words, "brother", "tonight", "18:00"):
+            assert secret.lower() not in text.lower(), (secret, text)
 
 
 def test_it_gives_the_crm_every_task_field(office: Settings) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -15,6 +15,12 @@ LANGUAGES = {"en": "English", "es": "Spanish"}
 KINDS = {"callback": "Callback", "crisis": "Crisis"}
 CHANNELS = {"sms": "Text message", "voice": "Phone call"}
 FOR_WHOM = {"self": "Themselves", "other": "Someone else (family or friend)"}
+CRISIS = {
+    "suicide": "Suicidal thoughts",
+    "self_harm": "Self-harm",
+    "overdose": "Overdose / medical emergency",
+    "danger": "Someone in danger",
+}
 WINDOWS = {
     "now": "as soon as possible",
     "morning": "morning",
@@ -49,6 +55,28 @@ def local_time(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
 def full_time(moment: datetime, tz: ZoneInfo) -> str:
     """'Wed 25 Nov 2026, 09:00 EST'."""
     return f"{moment.astimezone(tz):%a %d %b %Y, %H:%M %Z}"
+
+
+def window(start: datetime | None, end: datetime | None, tz: ZoneInfo) -> str:
+    """The time asked for, in `tz`: 'Tue 25 Nov, 18:00–21:00', or '' if none was understood."""
+    if start is None:
+        return f"{end.astimezone(tz):%a %d %b, until %H:%M}" if end else ""
+    first = start.astimezone(tz)
+    if end is None:
+        return f"{first:%a %d %b, from %H:%M}"
+    last = end.astimezone(tz)
+    if last.date() == first.date():
+        return f"{first:%a %d %b, %H:%M}–{last:%H:%M}"
+    if last.time() == time(0) and last.date() == first.date() + timedelta(days=1):
+        return f"{first:%a %d %b, %H:%M}–24:00"  # "tonight" ends at midnight, not tomorrow
+    return f"{first:%a %d %b, %H:%M} – {last:%a %d %b, %H:%M}"
+
+
+def for_whom(task: Task) -> str:
+    """'Themselves', 'Someone else (brother)' in the person's words, or 'not asked'."""
+    if task.for_whom == "other" and task.for_whom_detail:
+        return f"Someone else ({task.for_whom_detail})"
+    return FOR_WHOM.get(task.for_whom or "", "not asked")
 
 
 def phone(number: str | None) -> str:
@@ -95,6 +123,7 @@ def row(task: Task, now: datetime, tz: ZoneInfo) -> dict[str, object]:
         "id": task.id,
         "priority": task.priority,
         "kind": task.kind,
+        "crisis": CRISIS.get(task.crisis_category or "", ""),
         "status": task.status,
         "created_at": iso(task.created_at),
         "age": age(task.created_at, now),

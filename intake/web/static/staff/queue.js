@@ -33,6 +33,7 @@
     const due = el("time", r.due);
     due.dateTime = r.due_at;
     const flags = [];
+    if (r.crisis) flags.push(el("span", r.crisis, "badge crisis"), " ");
     if (r.delivery_failed) flags.push(el("span", "Notification failed", "badge failed"), " ");
     if (r.attempts) flags.push(r.attempts + (r.attempts === 1 ? " attempt" : " attempts"));
     return [
