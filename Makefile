@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check bench clean chromium
+.PHONY: run chat test lint check bench eval clean chromium
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -34,9 +34,14 @@ lint: $(VENV)/.installed-dev
 check: $(VENV)/.installed
 	$(BIN)/intake flows check
 
+# How well the language layer reads the labelled corpus (tests/language), per language.
+eval: $(VENV)/.installed
+	$(BIN)/python -m tests.language.evaluate
+
 # Webhook latency as ratios against a baseline measured in the same run.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/webhook_latency.py
+	$(BIN)/python bench/language_cost.py
 
 # The stamps make re-runs fast; editing pyproject.toml reinstalls.
 $(VENV)/.installed: pyproject.toml

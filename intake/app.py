@@ -36,10 +36,14 @@ class Services:
         return render(texts.get(language) or texts[self.flow.spec.languages[0]], self.flow.params)
 
 
-def load_flow(settings: Settings) -> Flow:
-    """The helpline flow, validated; raises FlowError naming file:state:field."""
+def load_flow(settings: Settings, train: bool = True) -> Flow:
+    """The helpline flow, validated; raises FlowError naming file:state:field.
+
+    `train`: fit the intent classifier too (the web app needs it; workers and checks don't).
+    """
     params = default_params(settings.admissions_phone, settings.program_name)
-    return load_flows(settings.flows_dir, params)[FLOW_ID]
+    flows = load_flows(settings.flows_dir, params, settings.business_timezone, train=train)
+    return flows[FLOW_ID]
 
 
 def create_app(settings: Settings | None = None) -> Flask:

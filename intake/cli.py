@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from .app import load_flow
 
-            load_flow(Settings.from_env())
+            load_flow(Settings.from_env(), train=False)
             print("settings and flows ok")
             return 0
         if args.command == "tasks":
@@ -137,7 +137,7 @@ def flows_command(what: str) -> int:
     from .flow.loader import default_params, load_flows
 
     flows_dir, admissions, program = flow_settings()
-    flow = load_flows(flows_dir, default_params(admissions, program))[FLOW_ID]
+    flow = load_flows(flows_dir, default_params(admissions, program), train=False)[FLOW_ID]
     print(
         f"flows ok: {flow.id}: {len(flow.spec.states)} states, {len(flow.snippets)} snippets, "
         f"languages {', '.join(flow.spec.languages)}, channels {', '.join(flow.spec.channels)}"

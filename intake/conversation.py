@@ -148,8 +148,7 @@ class Conversations:
         log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
 
     def _opts_back_in(self, inp: UserInput | None) -> bool:
-        keyword = engine.match_keyword(self.flow, inp.text) if inp else None
-        return keyword is not None and "opt_in" in keyword.actions
+        return inp is not None and engine.opts_in(self.flow, inp.text)
 
     def _silent_crisis_check(
         self,
@@ -160,7 +159,10 @@ class Conversations:
         now: datetime,
     ) -> None:
         """An opted-out person gets no reply, but crisis language still reaches staff."""
-        if inp is None or self.flow.crisis.category(inp.text) is None:
+        if inp is None:
+            return
+        found = engine.read(self.flow, inp.text).crisis
+        if found is None:
             return
         base = session or Session(
             flow=self.flow.id,
@@ -171,7 +173,7 @@ class Conversations:
             started_at=now,
             updated_at=now,
         )
-        request = engine.callback_request(base, kind="crisis")
+        request = engine.callback_request(base, kind="crisis", category=found[0])
         seed = f"crisis:{channel}:{contact}:{base.started_at.isoformat()}"
         self.enqueue_task(request, new_task_id(seed), now)
         log.warning(

@@ -21,7 +21,7 @@ accesslog = None
 def on_starting(server: Any) -> None:
     """Check settings and flows before any worker boots: one clear line, not a traceback."""
     try:
-        load_flow(Settings.from_env())
+        load_flow(Settings.from_env(), train=False)  # each worker trains its own classifier
     except ConfigError as e:
         print(f"intake: configuration error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)

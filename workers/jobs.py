@@ -41,7 +41,7 @@ def settings() -> Settings:
 
 @cache
 def flow() -> Flow:
-    return load_flow(settings())
+    return load_flow(settings(), train=False)  # jobs render texts; they read no messages
 
 
 def _job() -> Job:

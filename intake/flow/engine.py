@@ -5,20 +5,24 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pydantic import BaseModel
 
 from . import events as ev
+from .language.answers import Answers
+from .language.normalise import plain
+from .language.understand import Language, Reading
+from .language.when import TimeWindow, parse_when, window_for_label
 from .model import (
     Action,
     Channel,
     ChannelTransition,
     ChoiceInput,
-    CrisisSpec,
     FlowSpec,
-    Keyword,
+    ForWhomInput,
+    Intent,
     NoInput,
     PhoneInput,
     Say,
@@ -33,7 +37,7 @@ from .model import (
     Transition,
     YesNoInput,
 )
-from .text import format_phone, normalise, parse_phone, phrase_pattern, spoken_digits, time_window
+from .text import find_phone, format_phone, parse_phone, phrase_pattern, spoken_digits
 
 # Placeholders a prompt may use; filled from the session and the flow's params.
 PLACEHOLDERS = (
@@ -48,6 +52,8 @@ PLACEHOLDERS = (
     "admissions",
     "admissions_digits",
     "program",
+    "option_a",  # the two intents "Did you mean ... or ...?" offers
+    "option_b",
 )
 
 
@@ -86,47 +92,30 @@ class UserInput:
     digits: str = ""
     speech: str = ""
     timed_out: bool = False
-
-
-class CrisisMatcher:
-    """Finds crisis language; a false alarm is acceptable, a miss is not."""
-
-    def __init__(self, spec: CrisisSpec) -> None:
-        self.patterns: list[tuple[str, str, re.Pattern[str]]] = []
-        for category, by_language in spec.categories.items():
-            for language, phrases in by_language.items():
-                pattern = phrase_pattern(phrases)
-                if pattern is not None:
-                    self.patterns.append((category, language, pattern))
-
-    def match(self, text: str, prefer: str | None = None) -> tuple[str, str] | None:
-        """(category, language) of the first phrase found, trying `prefer`'s phrases first."""
-        norm = normalise(text)
-        if not norm:
-            return None
-        for category, language, pattern in sorted(self.patterns, key=lambda p: p[1] != prefer):
-            if pattern.search(norm):
-                return category, language
-        return None
-
-    def category(self, text: str) -> str | None:
-        """The first crisis category the text matches, or None."""
-        found = self.match(text)
-        return found[0] if found else None
+    confidence: float | None = None  # how sure the speech recogniser was of `speech`, 0 to 1
 
 
 @dataclass(frozen=True)
 class Flow:
-    """A validated flow with its snippets, crisis phrases and host parameters."""
+    """A validated flow with its snippets, its language layer and host parameters."""
 
     spec: FlowSpec
     snippets: dict[str, Snippet]
-    crisis: CrisisMatcher
+    language: Language
+    answers: Answers
     params: dict[str, str] = field(default_factory=dict)
+    timezone: tzinfo = UTC  # the center's: "tonight after 6" is read in it
 
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def intent(self, intent_id: str | None, channel: Channel = "sms") -> Intent | None:
+        """What the flow does for an intent on a channel, if it does anything."""
+        for intent in self.spec.intents:
+            if intent.id == intent_id and channel in intent.channels:
+                return intent
+        return None
 
 
 def start(
@@ -143,71 +132,76 @@ def start(
         started_at=trigger.now,
         updated_at=trigger.now,
     )
-    run = _Run(flow, session)
-    if first is not None and run.crisis(first):
-        return run.finish(trigger.now)
-    keyword = run.keyword(first) if first is not None else None
-    if keyword is not None:
-        for action in keyword.actions:  # "Hola" is welcomed in Spanish
-            if isinstance(action, SetLanguage):
-                session.language = action.set_language
-    if keyword is None or not _silences_welcome(keyword.actions):
+    run = _Run(flow, session, trigger.now)
+    reading = run.read(first) if first is not None else None
+    if reading is not None and run.crisis(reading):
+        return run.finish()
+    intent = run.intent_of(reading) if reading is not None else None
+    if reading is not None and trigger.language is None:
+        # The first message sets the language: "Hola", or a question asked in Spanish.
+        spoken = reading.keyword[1] if reading.keyword else reading.language
+        if spoken in flow.spec.languages and spoken != session.language:
+            session.language = spoken
+            run.events.append(ev.LanguageChanged(spoken))
+    if intent is None or not _silences_welcome(intent.actions):
         run.say("welcome_back" if trigger.returning else "welcome")
-    if keyword is not None:
-        run.transition(Transition(actions=keyword.actions, next=keyword.next))
-        if keyword.next is None and not _silences_welcome(keyword.actions):
-            run.enter(flow.spec.start, quiet=bool(keyword.actions))
+    if intent is not None:
+        run.do_intent(intent, reading)
+        if intent.next is None and not _silences_welcome(intent.actions):
+            run.enter(flow.spec.start, quiet=bool(intent.actions))
+    elif reading is not None and reading.clarify:
+        run.enter(flow.spec.start, quiet=True)
+        run.ask_which(reading.clarify)
     else:
         run.enter(flow.spec.start)
-    return run.finish(trigger.now)
+    return run.finish()
 
 
 def resume(
     flow: Flow, session: Session, inp: UserInput, now: datetime
 ) -> tuple[Session, list[ev.Event]]:
     """Move a session on by one input."""
-    run = _Run(flow, session.model_copy(deep=True))
-    if run.crisis(inp):
+    run = _Run(flow, session.model_copy(deep=True), now)
+    reading = run.read(inp)
+    if reading is not None and run.crisis(reading):
         if run.session.channel == "voice":
             run.enter(run.session.state)
-        return run.finish(now)
-    keyword = run.keyword(inp)
-    if keyword is not None:
-        run.transition(Transition(actions=keyword.actions, next=keyword.next))
-        return run.finish(now)
-    run.handle(inp)
-    return run.finish(now)
+        return run.finish()
+    if reading is not None and reading.keyword is not None:
+        intent = flow.intent(reading.keyword[0], run.session.channel)
+        if intent is not None:
+            run.do_intent(intent, reading)
+            return run.finish()
+    run.handle(inp, reading)
+    return run.finish()
 
 
 def signal(
     flow: Flow, session: Session, name: str, now: datetime
 ) -> tuple[Session, list[ev.Event]]:
     """Move a session on by something the host reports, such as a failed transfer."""
-    run = _Run(flow, session.model_copy(deep=True))
+    run = _Run(flow, session.model_copy(deep=True), now)
     run.transition(flow.spec.signals[name])
-    return run.finish(now)
+    return run.finish()
 
 
 def prompt_events(flow: Flow, session: Session) -> list[ev.Event]:
     """What entering the session's current state says (for rendering every state)."""
-    run = _Run(flow, session.model_copy(deep=True))
+    run = _Run(flow, session.model_copy(deep=True), session.updated_at)
     run.enter(session.state)
     return run.events
 
 
-def match_keyword(flow: Flow, text: str) -> Keyword | None:
-    """The keyword a typed message is: the whole message, or a phrase found in it."""
-    norm = normalise(text)
-    if not norm:
-        return None
-    for keyword in flow.spec.keywords:
-        if norm in _normalised(tuple(keyword.words)):
-            return keyword
-    for keyword in flow.spec.keywords:
-        pattern = _pattern(tuple(keyword.phrases))
-        if pattern is not None and pattern.search(norm):
-            return keyword
-    return None
+def read(flow: Flow, text: str, language: str | None = None) -> Reading:
+    """What the language layer makes of a message (crisis, intent), outside a conversation."""
+    return flow.language.read(text, language or flow.spec.languages[0])
+
+
+def opts_in(flow: Flow, text: str) -> bool:
+    """Whether a message is a clear request to get texts again (START)."""
+    reading = read(flow, text)
+    intent = flow.intent(reading.keyword[0]) if reading.keyword else None
+    return intent is not None and "opt_in" in intent.actions
 
 
 def _silences_welcome(actions: list[Action]) -> bool:
@@ -217,14 +211,16 @@ def _silences_welcome(actions: list[Action]) -> bool:
 class _Run:
     """One step of the engine: mutates a copy of the session and collects events."""
 
-    def __init__(self, flow: Flow, session: Session) -> None:
+    def __init__(self, flow: Flow, session: Session, now: datetime) -> None:
         self.flow = flow
         self.spec = flow.spec
         self.session = session
+        self.now = now
         self.events: list[ev.Event] = []
+        self.extra: dict[str, str] = {}  # placeholders for this step only ("Did you mean")
 
-    def finish(self, now: datetime) -> tuple[Session, list[ev.Event]]:
-        self.session.updated_at = now
+    def finish(self) -> tuple[Session, list[ev.Event]]:
+        self.session.updated_at = self.now
         return self.session, self.events
 
     # --- saying things -------------------------------------------------
@@ -247,29 +243,66 @@ class _Run:
             self.emit_text(text)
 
     def values(self) -> dict[str, str]:
-        return template_values(self.flow, self.session)
+        return template_values(self.flow, self.session) | self.extra
 
     # --- recognising ---------------------------------------------------
 
-    def crisis(self, inp: UserInput) -> bool:
-        prefer = self.session.language
-        found = self.flow.crisis.match(inp.text, prefer) or self.flow.crisis.match(
-            inp.speech, prefer
-        )
-        if found is None:
+    def read(self, inp: UserInput) -> Reading | None:
+        """The language layer's reading of typed text or a transcript; None for keys or silence."""
+        said = inp.text or inp.speech
+        if not said.strip():
+            return None
+        reading = self.flow.language.read(said, self.session.language)
+        if inp.speech and inp.confidence is not None:
+            if inp.confidence < self.flow.language.spec.speech_confidence:
+                # A doubtful transcript: act on crisis words, never guess anything else.
+                reading = Reading(
+                    plain=reading.plain, words="", language=None, crisis=reading.crisis
+                )
+        self.reading = reading
+        return reading
+
+    def crisis(self, reading: Reading) -> bool:
+        if reading.crisis is None:
             return False
-        category, language = found
+        category, language = reading.crisis
         if language != self.session.language and language in self.spec.languages:
             # Someone in crisis gets the answer in the language they wrote it in.
             self.session.language = language
             self.events.append(ev.LanguageChanged(language))
-        request = callback_request(self.session, kind="crisis")
+        request = callback_request(self.session, kind="crisis", category=category)
         self.events.append(ev.CrisisDetected(category=category, request=request))
         self.say("crisis")
         return True
 
-    def keyword(self, inp: UserInput) -> Keyword | None:
-        return match_keyword(self.flow, inp.text)
+    def intent_of(self, reading: Reading | None) -> Intent | None:
+        """The flow's intent for what the person said, when the language layer is sure."""
+        if reading is None:
+            return None
+        return self.flow.intent(reading.intent, self.session.channel)
+
+    def do_intent(self, intent: Intent, reading: Reading | None) -> None:
+        if (
+            intent.follow_language
+            and reading is not None
+            and reading.keyword is not None
+            and reading.keyword[1] != self.session.language
+            and reading.keyword[1] in self.spec.languages
+        ):
+            self.session.language = reading.keyword[1]
+            self.events.append(ev.LanguageChanged(self.session.language))
+        self.transition(Transition(actions=intent.actions, next=intent.next))
+
+    def ask_which(self, options: tuple[str, ...]) -> None:
+        """Low confidence is never a dead end: offer the two likeliest intents."""
+        words = self.flow.language.spec.intents
+        key = "label" if self.session.channel == "sms" else "spoken"
+        lang = self.session.language
+        names = [getattr(words[o], key).get(lang) or o for o in options[:2]]
+        self.extra = {"option_a": names[0], "option_b": names[1]}
+        self.say("clarify")
+        self.extra = {}
+        self.request_input(self.state())
 
     # --- moving --------------------------------------------------------
 
@@ -277,9 +310,14 @@ class _Run:
         return self.spec.states[self.session.state]
 
     def enter(self, state_id: str, quiet: bool = False) -> None:
-        state = self.spec.states[state_id]
-        if state.when_no_contact and not parse_phone(self.session.contact):
-            state_id, state = state.when_no_contact, self.spec.states[state.when_no_contact]
+        for _ in range(len(self.spec.states)):
+            state = self.spec.states[state_id]
+            if state.when_no_contact and not parse_phone(self.session.contact):
+                state_id, state = state.when_no_contact, self.spec.states[state.when_no_contact]
+            known = self.known(state)
+            if known is None:
+                break
+            state_id = known  # never ask for what the person already said
         self.session.state = state_id
         self.session.attempts = 0
         if not quiet:
@@ -288,10 +326,24 @@ class _Run:
                 self.emit_text(text)
         self.request_input(state)
 
+    def known(self, state: State) -> str | None:
+        """The next state when this one asks for a detail the session already has."""
+        spec = state.input
+        field_name = getattr(spec, "save_as", None)
+        if not field_name or field_name not in self.session.fields:
+            return None
+        if isinstance(spec, YesNoInput):
+            answer = self.session.fields[field_name]
+            branch = pick_transition(spec.yes if answer else spec.no, self.session.channel)
+            return resolve_target(branch.next if branch else spec.next, self.session.channel)
+        return resolve_target(getattr(spec, "next", None), self.session.channel)
+
     def request_input(self, state: State) -> None:
         if isinstance(state.input, NoInput) or self.session.channel != "voice":
             return
-        self.events.append(_input_requested(self.session.state, state, self.session.language))
+        self.events.append(
+            _input_requested(self.flow, self.session.state, state, self.session.language)
+        )
 
     def transition(self, t: ChannelTransition) -> None:
         chosen = pick_transition(t, self.session.channel)
@@ -305,6 +357,8 @@ class _Run:
         elif self.session.channel == "voice" and not _ends(chosen.actions):
             self.request_input(self.state())
 
+    reading: Reading | None = None
+
     def act(self, action: Action) -> None:
         s = self.session
         if isinstance(action, SendSnippet):
@@ -314,8 +368,9 @@ class _Run:
         elif isinstance(action, Say):
             self.say(action.say)
         elif isinstance(action, SetLanguage):
-            s.language = action.set_language
-            self.events.append(ev.LanguageChanged(action.set_language))
+            if s.language != action.set_language:
+                s.language = action.set_language
+                self.events.append(ev.LanguageChanged(action.set_language))
         elif action == "repeat_snippet":
             if s.last_snippet:
                 self.send_snippet(s.last_snippet)
@@ -329,6 +384,9 @@ class _Run:
             self.events.append(ev.CallbackRequested(callback_request(s, kind="callback")))
         elif action == "reset_callback":
             s.fields.clear()
+        elif action == "take_details":
+            if self.reading is not None:
+                self.take_details(self.reading, asked=None)
         elif action == "opt_out":
             self.events.append(ev.OptedOut())
         elif action == "opt_in":
@@ -337,6 +395,34 @@ class _Run:
             self.events.append(ev.TransferRequested())
         elif action == "end":
             self.events.append(ev.SessionEnded())
+
+    def take_details(self, reading: Reading, asked: str | None) -> None:
+        """Keep every callback detail a message gives, so that nobody is asked for it again."""
+        f = self.session.fields
+        text = reading.original
+        if "name" not in f and asked != "name":
+            name = self.flow.answers.name(text)
+            if name:
+                f["name"] = _clip(name, 40)
+        if "best_time" not in f and asked != "best_time":
+            window = parse_when(text, self.now, self.flow.timezone)
+            if window is not None:
+                self.keep_window(_clip(text, 60), window)
+        if "for_whom" not in f and asked != "for_whom":
+            whom = self.flow.answers.for_whom(reading.words)
+            if whom is not None:
+                f["for_whom"], f["for_whom_detail"] = whom
+        if "callback_number" not in f and asked != "callback_number":
+            number = find_phone(text)
+            if number:
+                f["callback_number"] = number
+
+    def keep_window(self, words: str, window: TimeWindow) -> None:
+        f = self.session.fields
+        f["best_time"] = words
+        f["best_time_window"] = window.label
+        f["best_time_start"] = window.start.isoformat() if window.start else None
+        f["best_time_end"] = window.end.isoformat() if window.end else None
 
     def send_snippet(self, snippet_id: str) -> None:
         snippet = self.flow.snippets[snippet_id]
@@ -349,101 +435,128 @@ class _Run:
 
     # --- the state's input ---------------------------------------------
 
-    def handle(self, inp: UserInput) -> None:
+    def handle(self, inp: UserInput, reading: Reading | None) -> None:
         state = self.state()
         if inp.timed_out and state.on_timeout is not None:
             self.transition(state.on_timeout)
             return
-        outcome = None if inp.timed_out else self.interpret(state, inp)
-        if outcome is None:
-            self.fail(state)
-        else:
+        outcome = None if inp.timed_out else self.interpret(state, inp, reading)
+        if outcome is not None:
             self.transition(outcome)
+            return
+        # Not an answer to the question: maybe the person asked for something else.
+        asking_data = not isinstance(state.input, ChoiceInput)
+        if reading is not None and (reading.intent or reading.clarify):
+            if asking_data and reading.source != "phrase":
+                pass  # a guess must not pull someone out of the callback questions
+            elif reading.intent is not None and self.intent_of(reading) is not None:
+                intent = self.intent_of(reading)
+                assert intent is not None
+                self.do_intent(intent, reading)
+                return
+            elif reading.clarify and not asking_data:
+                self.ask_which(reading.clarify)
+                return
+        self.fail(state)
 
-    def interpret(self, state: State, inp: UserInput) -> Transition | None:
+    def interpret(self, state: State, inp: UserInput, reading: Reading | None) -> Transition | None:
         spec = state.input
         typed = inp.text or inp.speech
+        if reading is not None and not reading.words and inp.speech:
+            return None  # a transcript too doubtful to act on
         if isinstance(spec, ChoiceInput):
-            return self.choose(spec, inp)
+            return self.choose(spec, inp, reading)
+        if reading is not None and not isinstance(spec, NoInput):
+            self.take_details(reading, asked=getattr(spec, "save_as", None))
         if isinstance(spec, TextInput):
-            norm = normalise(typed)
-            if spec.skippable and norm in _normalised(tuple(self.spec.vocab.get("skip", []))):
-                self.session.fields[spec.save_as] = None
-            elif norm:
-                self.session.fields[spec.save_as] = _clip(typed, spec.max_length)
-            else:
+            if reading is None:
                 return None
+            norm = reading.words
+            skip = self.flow.answers.skip
+            if spec.skippable and (norm in skip or reading.plain in skip):
+                self.session.fields[spec.save_as] = None
+            else:
+                name = self.flow.answers.name(typed, asked=True) or _short_answer(typed)
+                self.session.fields[spec.save_as] = _clip(name, spec.max_length)
             return Transition(next=spec.next)
         if isinstance(spec, PhoneInput):
             number = None
-            if spec.accept_contact and self.yes_no(inp) is True:
+            if spec.accept_contact and self.yes_no(inp, reading) is True:
                 number = parse_phone(self.session.contact)
             elif inp.digits:
                 number = parse_phone(inp.digits.rstrip("#"))
             elif typed:
-                number = parse_phone(typed)
+                number = parse_phone(typed) or find_phone(typed)
             if number is None:
                 return None
             self.session.fields[spec.save_as] = number
             return Transition(next=spec.next)
         if isinstance(spec, YesNoInput):
-            answer = self.yes_no(inp)
+            answer = self.yes_no(inp, reading)
             if answer is None:
                 return None
             if spec.save_as:
                 self.session.fields[spec.save_as] = answer
             branch = pick_transition(spec.yes if answer else spec.no, self.session.channel)
             return branch if branch is not None else Transition(next=spec.next)
+        if isinstance(spec, ForWhomInput):
+            whom: tuple[str, str | None] | None = None
+            if inp.digits:
+                whom = {"1": ("self", None), "2": ("other", None)}.get(inp.digits)
+            elif reading is not None:
+                whom = self.flow.answers.for_whom(reading.words, asked=True)
+            if whom is None:
+                return None
+            self.session.fields[spec.save_as] = whom[0]
+            self.session.fields[spec.detail_as] = whom[1]
+            return Transition(next=spec.next)
         if isinstance(spec, TimeWindowInput):
             if inp.digits:
-                window = spec.digits.get(inp.digits)
-                if window is None:
+                label = spec.digits.get(inp.digits)
+                if label is None:
                     return None
-                self.session.fields[spec.save_as] = self.label(f"window_{window}")
-                self.session.fields[spec.window_field] = window
+                self.keep_window(
+                    self.label(f"window_{label}"),
+                    window_for_label(label, self.now, self.flow.timezone),
+                )
                 return Transition(next=spec.next)
-            if not normalise(typed):
+            if reading is None:
                 return None
-            self.session.fields[spec.save_as] = _clip(typed, 60)
-            self.session.fields[spec.window_field] = time_window(typed, self.spec.windows)
+            window = parse_when(typed, self.now, self.flow.timezone)
+            if window is not None:
+                self.keep_window(_clip(typed, 60), window)
+            else:  # kept as said: staff read it, and nobody is asked twice
+                self.session.fields[spec.save_as] = _clip(typed, 60)
+                self.session.fields[spec.window_field] = None
             return Transition(next=spec.next)
         return None  # NoInput: nothing is expected
 
-    def choose(self, spec: ChoiceInput, inp: UserInput) -> Transition | None:
+    def choose(
+        self, spec: ChoiceInput, inp: UserInput, reading: Reading | None
+    ) -> Transition | None:
         for choice in spec.choices:
             if inp.digits and choice.digits is not None and inp.digits == choice.digits:
                 return Transition(actions=choice.actions, next=choice.next)
-        norm = normalise(inp.text or inp.speech)
-        if not norm:
+        if reading is None or not reading.words:
             return None
         for choice in spec.choices:
-            if norm in _normalised(tuple(choice.words)):
+            words = _normalised(self.flow, tuple(choice.words))
+            if reading.words in words or reading.plain in words:
                 return Transition(actions=choice.actions, next=choice.next)
         if inp.speech:
             for choice in spec.choices:
                 phrases = tuple(p for ps in choice.speech.values() for p in ps)
                 pattern = _pattern(phrases)
-                if pattern is not None and pattern.search(norm):
+                if pattern is not None and pattern.search(reading.plain):
                     return Transition(actions=choice.actions, next=choice.next)
         return None
 
-    def yes_no(self, inp: UserInput) -> bool | None:
+    def yes_no(self, inp: UserInput, reading: Reading | None) -> bool | None:
         if inp.digits:
             return {"1": True, "2": False}.get(inp.digits)
-        norm = normalise(inp.text or inp.speech)
-        yes = _normalised(tuple(self.spec.vocab.get("yes", [])))
-        no = _normalised(tuple(self.spec.vocab.get("no", [])))
-        if norm in yes:
-            return True
-        if norm in no:
-            return False
-        if inp.speech:  # transcripts add words: "yes please", "no thank you"
-            words = set(norm.split())
-            if words & yes and not words & no:
-                return True
-            if words & no and not words & yes:
-                return False
-        return None
+        if reading is None or not reading.words:
+            return None
+        return self.flow.answers.yes_or_no(reading.words)
 
     def fail(self, state: State) -> None:
         self.session.attempts += 1
@@ -477,7 +590,9 @@ def resolve_target(target: Target | None, channel: Channel) -> str | None:
     return target.get(channel)
 
 
-def callback_request(session: Session, kind: str) -> ev.CallbackRequest:
+def callback_request(
+    session: Session, kind: str, category: str | None = None
+) -> ev.CallbackRequest:
     """The task a session asks for: its collected fields, or what we know now in a crisis."""
     f = session.fields
     crisis = kind == "crisis"
@@ -496,6 +611,10 @@ def callback_request(session: Session, kind: str) -> ev.CallbackRequest:
         voicemail_ok=_bool(f.get("voicemail_ok")),
         text_ok=_bool(f.get("text_ok")),
         topics=tuple(session.topics),
+        best_time_start=None if crisis else _when(f.get("best_time_start")),
+        best_time_end=None if crisis else _when(f.get("best_time_end")),
+        for_whom_detail=_str(f.get("for_whom_detail")),
+        crisis_category=category if crisis else None,
     )
 
 
@@ -523,6 +642,8 @@ def template_values(flow: Flow, session: Session) -> dict[str, str]:
         "for_whom": label(f"for_{f['for_whom']}") if f.get("for_whom") else label("unknown"),
         "voicemail_ok": yes_no(f.get("voicemail_ok")),
         "text_ok": yes_no(f.get("text_ok")),
+        "option_a": "",
+        "option_b": "",
     }
     values.update(flow.params)
     return values
@@ -537,19 +658,25 @@ def placeholders(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
-def _input_requested(state_id: str, state: State, language: str) -> ev.InputRequested:
+def _input_requested(flow: Flow, state_id: str, state: State, language: str) -> ev.InputRequested:
     spec = state.input
     hints: list[str] = []
     finish, num = "", None
     if isinstance(spec, ChoiceInput):
         for choice in spec.choices:
             hints.extend(choice.speech.get(language, []))
+        # Anything the flow understands anywhere may be said here too.
+        words = flow.language.spec.intents
+        for intent in flow.spec.intents:
+            spoken = words[intent.id].spoken.get(language) if intent.id in words else None
+            if spoken and spoken not in hints:
+                hints.append(spoken)
         keys = [c.digits for c in spec.choices if c.digits]
         if keys and all(len(k) == 1 for k in keys):
             num = 1
     elif isinstance(spec, PhoneInput):
         finish = "#"
-    elif isinstance(spec, (YesNoInput, TimeWindowInput)):
+    elif isinstance(spec, (YesNoInput, TimeWindowInput, ForWhomInput)):
         num = 1
     return ev.InputRequested(
         state=state_id, kind=spec.type, hints=tuple(hints), finish_on_key=finish, num_digits=num
@@ -572,18 +699,41 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-_NORMALISED: dict[tuple[str, ...], frozenset[str]] = {}
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _short_answer(text: str) -> str:
+    """What to keep as a name when no "my name is" says it: the part before a comma."""
+    head = re.split(r"[,.;!?]", text, maxsplit=1)[0]
+    return head if head.strip() else text
+
+
+_NORMALISED: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
 _PATTERNS: dict[tuple[str, ...], re.Pattern[str] | None] = {}
 
 
-def _normalised(words: tuple[str, ...]) -> frozenset[str]:
-    cached = _NORMALISED.get(words)
+def _normalised(flow: Flow, words: tuple[str, ...]) -> frozenset[str]:
+    key = (id(flow.language), words)
+    cached = _NORMALISED.get(key)
     if cached is None:
-        cached = _NORMALISED[words] = frozenset(normalise(w) for w in words)
+        n = flow.language.normaliser
+        cached = frozenset(
+            form
+            for w in words
+            for lang in flow.spec.languages
+            for form in (n.expand(w, lang), plain(w))
+        )
+        _NORMALISED[key] = cached
     return cached
 
 
 def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     if phrases not in _PATTERNS:
-        _PATTERNS[phrases] = phrase_pattern(list(phrases))
+        _PATTERNS[phrases] = phrase_pattern([plain(p) for p in phrases])
     return _PATTERNS[phrases]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +18,15 @@ from pydantic import ValidationError
 
 from .engine import (
     PLACEHOLDERS,
-    CrisisMatcher,
     Flow,
     Session,
     placeholders,
     resolve_target,
     template_values,
 )
+from .language.answers import Answers
+from .language.classifier import LinearModel
+from .language.understand import Language
 from .model import (
     CHANNELS,
     Action,
@@ -28,6 +35,7 @@ from .model import (
     ChoiceInput,
     CrisisSpec,
     FlowSpec,
+    LanguageSpec,
     Localized,
     Say,
     SendSnippet,
@@ -50,6 +58,8 @@ WORST_CASE_FIELDS: dict[str, str | bool | None] = {
     "voicemail_ok": False,
     "text_ok": False,
 }
+WORST_CASE_OPTION = "W" * 12  # the longest intent label "Did you mean" may offer
+TRAIN_TIMEOUT_SECONDS = 300
 
 
 class _Loader(yaml.SafeLoader):
@@ -89,20 +99,43 @@ def default_params(admissions_e164: str, program: str) -> dict[str, str]:
     }
 
 
-def load_flows(directory: Path, params: dict[str, str]) -> dict[str, Flow]:
-    """Every flow in `directory`, validated; raises FlowError listing all problems."""
+def load_flows(
+    directory: Path, params: dict[str, str], timezone: tzinfo = UTC, train: bool = True
+) -> dict[str, Flow]:
+    """Every flow in `directory`, validated; raises FlowError listing all problems.
+
+    `train`: fit the intent classifier (the web app); without it, rules only (workers, checks).
+    """
     problems: list[str] = []
     snippets = _load_snippets(directory / "content", problems)
     crisis = _load_crisis(directory / "safety" / "crisis.yaml", problems)
+    language_spec = _parse(directory / "language" / "intents.yaml", LanguageSpec, problems)
+    examples = _load_examples(directory / "language" / "examples.yaml", problems)
     flows: dict[str, Flow] = {}
     files = sorted(directory.glob("*.yaml"))
     if not files:
         problems.append(f"{directory}: no flow files (*.yaml)")
     for path in files:
         spec = _parse(path, FlowSpec, problems)
-        if spec is None or crisis is None:
+        if spec is None or crisis is None or language_spec is None or examples is None:
             continue
-        flow = Flow(spec=spec, snippets=snippets, crisis=CrisisMatcher(crisis), params=params)
+        lang_problems = list(check_language(spec, language_spec, crisis, examples))
+        problems.extend(f"{_rel(directory / 'language')}/{m}" for m in lang_problems)
+        if lang_problems:
+            continue
+        extra = [
+            (w, lang) for key, words in spec.vocab.items() for w in words for lang in spec.languages
+        ]
+        language = Language(language_spec, crisis, spec.languages, examples, extra_words=extra)
+        answers = Answers({k: list(v) for k, v in spec.vocab.items()}, language.normaliser)
+        flow = Flow(
+            spec=spec,
+            snippets=snippets,
+            language=language,
+            answers=answers,
+            params=params,
+            timezone=timezone,
+        )
         problems.extend(f"{_rel(path)}:{where}: {msg}" for where, msg in check_flow(flow))
         if spec.id in flows:
             problems.append(f"{_rel(path)}:-:id: flow id {spec.id!r} is used twice")
@@ -118,7 +151,94 @@ def load_flows(directory: Path, params: dict[str, str]) -> dict[str, Flow]:
                         )
     if problems:
         raise FlowError(problems)
+    if train:
+        for flow in flows.values():
+            texts, labels = flow.language.training_data(examples or {})
+            flow.language.model = train_model(texts, labels)
     return flows
+
+
+def check_language(
+    spec: FlowSpec,
+    words: LanguageSpec,
+    crisis: CrisisSpec,
+    examples: dict[str, dict[str, list[str]]],
+) -> Iterator[str]:
+    """Yield 'file:intent:field: message' where the flow and its language files disagree."""
+    langs = spec.languages
+    where = "intents.yaml"
+    for intent in spec.intents:
+        if intent.id not in words.intents:
+            yield f"{where}:{intent.id}:-: the flow uses intent {intent.id!r}, not defined here"
+        elif words.intents[intent.id].crisis:
+            yield f"intents.yaml:{intent.id}:-: crisis intents are answered before any flow intent"
+    used = {i.id for i in spec.intents} | {words.none_intent}
+    if words.none_intent not in words.intents:
+        yield f"intents.yaml:{words.none_intent}:-: the none intent is missing"
+    categories = set(crisis.categories)
+    named = {w.crisis for w in words.intents.values() if w.crisis}
+    for category in sorted(categories - named):
+        yield f"intents.yaml:-:-: crisis category {category!r} has no intent"
+    for intent_id, w in words.intents.items():
+        if w.crisis and w.crisis not in categories:
+            yield f"intents.yaml:{intent_id}:crisis: unknown crisis category {w.crisis!r}"
+        if not w.crisis and intent_id not in used:
+            yield f"intents.yaml:{intent_id}:-: intent is defined but the flow never uses it"
+        for field in ("keywords", "phrases", "unless"):
+            for lang in getattr(w, field):
+                if lang not in langs:
+                    yield f"{where}:{intent_id}:{field}.{lang}: language {lang!r} is not in {langs}"
+        if not w.crisis and intent_id != words.none_intent:
+            for field in ("label", "spoken"):
+                for lang in langs:
+                    if not getattr(w, field).get(lang, "").strip():
+                        yield f"{where}:{intent_id}:{field}.{lang}: missing translation"
+        if w.classify and intent_id in used | {k for k, v in words.intents.items() if v.crisis}:
+            for lang in langs:
+                if len(examples.get(intent_id, {}).get(lang, [])) < 3:
+                    yield (
+                        f"examples.yaml:{intent_id}:{lang}: at least 3 examples are needed "
+                        f"to learn intent {intent_id!r} in {lang!r}"
+                    )
+    for intent_id, by_language in examples.items():
+        if intent_id not in words.intents:
+            yield f"examples.yaml:{intent_id}:-: unknown intent {intent_id!r}"
+        for lang in by_language:
+            if lang not in langs:
+                yield f"examples.yaml:{intent_id}:{lang}: language {lang!r} is not one of {langs}"
+    for lang in words.shorthand:
+        if lang not in langs:
+            yield f"intents.yaml:-:shorthand.{lang}: language {lang!r} is not one of {langs}"
+
+
+_MODELS: dict[str, LinearModel] = {}
+
+
+def train_model(texts: list[str], labels: list[str]) -> LinearModel:
+    """Fit the intent classifier in a child process (scikit-learn stays out of this one)."""
+    payload = json.dumps({"texts": texts, "labels": labels}, sort_keys=True)
+    key = hashlib.sha256(payload.encode()).hexdigest()
+    if key in _MODELS:  # the same data in the same process: the same model
+        return _MODELS[key]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "intake.flow.language.train"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=TRAIN_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FlowError([f"flows/language:-:-: training the intent classifier failed: {e}"]) from e
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise FlowError([f"flows/language:-:-: training the intent classifier failed: {last}"])
+    model = LinearModel.from_json(json.loads(done.stdout))
+    _MODELS[key] = model
+    return model
 
 
 def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:
@@ -188,9 +308,9 @@ def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:
     yield from transition("-:on_max_attempts", spec.on_max_attempts)
     for name, t in spec.signals.items():
         yield from transition(f"-:signals.{name}", t)
-    for i, kw in enumerate(spec.keywords):
-        yield from actions(f"-:keywords.{i}.actions", kw.actions)
-        yield from target(f"-:keywords.{i}.next", kw.next)
+    for i, intent in enumerate(spec.intents):
+        yield from actions(f"-:intents.{i}.actions", intent.actions)
+        yield from target(f"-:intents.{i}.next", intent.next)
     for state_id, state in spec.states.items():
         yield from target(f"{state_id}:when_no_contact", state.when_no_contact)
         yield from texts(f"{state_id}:prompt", state.prompt)
@@ -222,7 +342,7 @@ def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:
 def reachable(spec: FlowSpec) -> set[str]:
     """States that some path from the start, a keyword or the fallback can reach."""
     roots: list[Target | None] = [spec.start]
-    roots += [kw.next for kw in spec.keywords]
+    roots += [intent.next for intent in spec.intents]
     roots += [t.next for _, t in _transitions(spec.on_max_attempts)]
     roots += [t.next for s in spec.signals.values() for _, t in _transitions(s)]
     seen: set[str] = set()
@@ -274,6 +394,7 @@ def _worst_case(flow: Flow, lang: str, text: str) -> str:
         updated_at=now,
     )
     values = template_values(flow, session)
+    values["option_a"] = values["option_b"] = WORST_CASE_OPTION
     return text.format_map(values).strip()
 
 
@@ -292,6 +413,24 @@ def _load_snippets(directory: Path, problems: list[str]) -> dict[str, Snippet]:
             except ValidationError as e:
                 problems.extend(_pydantic_problems(path, e, prefix=(f"snippet {snippet_id}",)))
     return snippets
+
+
+def _load_examples(path: Path, problems: list[str]) -> dict[str, dict[str, list[str]]] | None:
+    data = _read(path, problems)
+    if data is None:
+        return None
+    ok = isinstance(data, dict) and all(
+        isinstance(by_lang, dict)
+        and all(
+            isinstance(items, list) and all(isinstance(i, str) for i in items)
+            for items in by_lang.values()
+        )
+        for by_lang in data.values()
+    )
+    if not ok:
+        problems.append(f"{_rel(path)}:-:-: expected intent -> language -> list of example texts")
+        return None
+    return {str(k): {str(lang): list(v) for lang, v in by.items()} for k, by in data.items()}
 
 
 def _load_crisis(path: Path, problems: list[str]) -> CrisisSpec | None:

@@ -43,6 +43,7 @@ SimpleAction = Literal[
     "switch_language",  # to the flow's other language (voice: 9)
     "repeat_snippet",  # send the last snippet again
     "reset_callback",  # forget collected callback fields
+    "take_details",  # keep the name, time, number and for whom the message already gives
     "opt_out",
     "opt_in",
     "transfer",  # voice: connect to admissions
@@ -106,12 +107,19 @@ class TimeWindowInput(Strict):
     next: Target
 
 
+class ForWhomInput(Strict):
+    type: Literal["for_whom"]
+    save_as: str  # self or other
+    detail_as: str  # who, in their words: "brother"
+    next: Target
+
+
 class NoInput(Strict):
     type: Literal["none"]
 
 
 Input = Annotated[
-    ChoiceInput | TextInput | PhoneInput | YesNoInput | TimeWindowInput | NoInput,
+    ChoiceInput | TextInput | PhoneInput | YesNoInput | TimeWindowInput | ForWhomInput | NoInput,
     Field(discriminator="type"),
 ]
 
@@ -126,12 +134,15 @@ class State(Strict):
     on_timeout: ChannelTransition | None = None  # voice: silence; defaults to a failed attempt
 
 
-class Keyword(Strict):
-    id: str
-    words: list[str] = []  # the whole message, normalised
-    phrases: list[str] = []  # found anywhere in the message, on word boundaries
+class Intent(Strict):
+    """What the flow does when a person means this intent, in any state."""
+
+    id: str  # an intent of flows/language/intents.yaml
     actions: list[Action] = []
     next: Target | None = None
+    # Said with another language's keyword ("HOLA", "AYUDA"): go on in that language.
+    follow_language: bool = False
+    channels: list[Channel] = ["sms", "voice"]  # where it applies: opting out is for texts
 
 
 class FlowSpec(Strict):
@@ -139,11 +150,12 @@ class FlowSpec(Strict):
     languages: list[str] = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
     start: str
-    vocab: dict[Literal["yes", "no", "skip"], list[str]]
+    # yes/no/skip: answers; self/other/relations: who a callback is for ("my brother")
+    vocab: dict[Literal["yes", "no", "skip", "self", "other", "relations"], list[str]]
     windows: dict[str, list[str]] = {}  # window -> words meaning it
     labels: dict[str, Localized] = {}  # words used to fill prompt placeholders
     messages: dict[str, ChannelText] = {}
-    keywords: list[Keyword] = []
+    intents: list[Intent] = []
     on_max_attempts: ChannelTransition
     # what the host reports back (e.g. transfer_unavailable, dial_failed)
     signals: dict[str, ChannelTransition] = {}
@@ -156,11 +168,59 @@ class Snippet(Strict):
     voice: Localized = {}
 
 
+# language code -> words or phrases
+Words = dict[str, list[str]]
+
+
+class IntentWords(Strict):
+    """How people say one intent (flows/language/intents.yaml)."""
+
+    label: Localized = {}  # the word to reply, offered in "Did you mean ...?"
+    spoken: Localized = {}  # the same, said to a caller
+    keywords: Words = {}  # the whole message means this intent
+    phrases: Words = {}  # found inside a sentence; `*` ends a word with any suffix
+    unless: Words = {}  # a phrase right after one of these does not count ("dont stop")
+    crisis: str | None = None  # a crisis category of flows/safety/crisis.yaml
+    classify: bool = True  # False: rules only, never guessed by the classifier (opt-outs)
+    priority: int = 0  # found beside other intents, the higher wins ("call me about detox")
+
+
+class LanguageSpec(Strict):
+    """The language layer's data: intents, texting shorthand and thresholds."""
+
+    shorthand: dict[str, dict[str, str]] = {}  # language -> {"u": "you"}
+    intents: dict[str, IntentWords]
+    none_intent: str = "none"  # the classifier's class for messages no intent fits
+    fuzzy_min_length: int = Field(default=5, ge=3)  # never fuzzy on shorter words
+    confidence: float = Field(default=0.55, gt=0, le=1)  # below it, ask "Did you mean"
+    phrase_weight: float = Field(default=0.3, ge=0, le=1)  # a phrase found, per word (up to 3)
+    margin: float = Field(default=0.15, ge=0, le=1)  # closer than this: "Did you mean"
+    crisis_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier's crisis bar
+    mention_confidence: float = Field(default=0.2, gt=0, le=1)  # the bar beside a mention
+    speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence
+
+
 class CrisisSpec(Strict):
     # category -> language -> phrases; `*` at the end of a word matches any ending
     categories: dict[str, dict[str, list[str]]]
+    # the same, for words that are a crisis only when the classifier leans that way too
+    mentions: dict[str, dict[str, list[str]]] = {}
 
 
 def flow_json_schema() -> dict[str, Any]:
-    """JSON Schema for flow files."""
-    return FlowSpec.model_json_schema()
+    """JSON Schema for flow files; `$defs` also holds the language files' schemas."""
+    schema = FlowSpec.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    for model in (LanguageSpec, CrisisSpec, Snippet):
+        sub = model.model_json_schema()
+        defs.update(sub.pop("$defs", {}))
+        defs[model.__name__] = sub
+    defs["Examples"] = {
+        "description": "flows/language/examples.yaml: intent -> language -> example utterances",
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    return schema

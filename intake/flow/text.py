@@ -50,6 +50,16 @@ def parse_phone(text: str, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def find_phone(text: str, region: str = "US") -> str | None:
+    """E.164 of the first valid number inside a sentence ("call me at 727 391 7001")."""
+    if sum(c.isdigit() for c in text) < 7:
+        return None
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        if phonenumbers.is_valid_number(match.number):
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
 def format_phone(e164: str) -> str:
     """A number as people write it: (727) 391-7001 for US numbers, international otherwise."""
     try:

@@ -140,7 +140,22 @@ def gathered() -> Response:
     """Keys or speech from a Gather, or nothing when the caller stayed silent."""
     digits = request.form.get("Digits", "").strip()
     speech = request.form.get("SpeechResult", "").strip()
-    return _step(UserInput(digits=digits, speech=speech, timed_out=not digits and not speech))
+    inp = UserInput(
+        digits=digits,
+        speech=speech,
+        timed_out=not digits and not speech,
+        confidence=_confidence(request.form.get("Confidence", "")) if speech else None,
+    )
+    return _step(inp)
+
+
+def _confidence(raw: str) -> float | None:
+    """Twilio's 0-1 confidence in a transcript; None when missing or malformed."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 @bp.post("/voice/dial-status")

@@ -57,6 +57,7 @@ def user_input(step: dict[str, Any]) -> UserInput:
         digits=str(step.get("press", "")),
         speech=str(step.get("say", "")),
         timed_out=bool(step.get("timeout", False)),
+        confidence=step.get("confidence"),
     )
 
 

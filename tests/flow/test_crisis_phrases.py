@@ -1,4 +1,4 @@
-"""The curated crisis phrases in flows/safety/crisis.yaml.
+"""Crisis language: the curated phrases in flows/safety/crisis.yaml, with the classifier.
 
 A false alarm is acceptable, a miss is not.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intake.flow.engine import CrisisMatcher
+from intake.flow.engine import Flow
 from intake.flow.model import CrisisSpec
 from intake.flow.text import normalise
 
@@ -26,12 +26,27 @@ def spec() -> CrisisSpec:
     return CrisisSpec(**data)
 
 
+class Matcher:
+    """The language layer's crisis answer, read as a new message would be."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+
+    def category(self, text: str) -> str | None:
+        found = self.flow.language.read(text, "en").crisis
+        return found[0] if found else None
+
+
 @pytest.fixture(scope="module")
-def matcher(spec: CrisisSpec) -> CrisisMatcher:
-    return CrisisMatcher(spec)
+def matcher(flow: Flow) -> Matcher:
+    return Matcher(flow)
 
 
 POSITIVE = [
+    # quoted in the issue that asked for natural crisis language
+    "i want it all to end",
+    "i dont see the point of living anymore",
+    "I just want it all to end",
     # suicide, English
     "i wanna kms",
     "Thinking about SUICIDE!!",
@@ -114,6 +129,8 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    "does fentanyl have side effects",
+    "are opioids addictive?",
     "what are the side effects of methadone",
     "tell me about treatment",
     "call me back tomorrow morning",
@@ -172,21 +189,21 @@ CATEGORISED = [
 
 
 @pytest.mark.parametrize("text", POSITIVE)
-def test_it_flags_crisis_messages(matcher: CrisisMatcher, text: str) -> None:
+def test_it_flags_crisis_messages(matcher: Matcher, text: str) -> None:
     assert matcher.category(text) is not None, f"missed crisis message: {text!r}"
 
 
 @pytest.mark.parametrize("text", NEGATIVE)
-def test_it_leaves_ordinary_messages_alone(matcher: CrisisMatcher, text: str) -> None:
+def test_it_leaves_ordinary_messages_alone(matcher: Matcher, text: str) -> None:
     assert matcher.category(text) is None, f"false alarm on: {text!r}"
 
 
 @pytest.mark.parametrize(("text", "category"), CATEGORISED)
-def test_it_names_the_right_category(matcher: CrisisMatcher, text: str, category: str) -> None:
+def test_it_names_the_right_category(matcher: Matcher, text: str, category: str) -> None:
     assert matcher.category(text) == category
 
 
-def test_it_ignores_empty_and_punctuation_only_messages(matcher: CrisisMatcher) -> None:
+def test_it_ignores_empty_and_punctuation_only_messages(matcher: Matcher) -> None:
     assert matcher.category("") is None
     assert matcher.category("?!... 👍") is None
 

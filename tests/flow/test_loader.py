@@ -74,13 +74,13 @@ def test_it_names_an_unknown_target_state(flows_copy: Path) -> None:
 
 def test_it_names_an_unknown_snippet(flows_copy: Path) -> None:
     def change(d: Any) -> None:
-        d["keywords"][-1]["actions"] = [{"send_snippet": "heroin_facts"}]
+        d["intents"][-1]["actions"] = [{"send_snippet": "heroin_facts"}]
 
     edit(helpline(flows_copy), change)
-    last = len(read_yaml(helpline(flows_copy).read_text(encoding="utf-8"))["keywords"]) - 1
+    last = len(read_yaml(helpline(flows_copy).read_text(encoding="utf-8"))["intents"]) - 1
     [problem] = problems(flows_copy)
     assert problem.endswith(
-        f"helpline.yaml:-:keywords.{last}.actions.0: unknown snippet 'heroin_facts'"
+        f"helpline.yaml:-:intents.{last}.actions.0: unknown snippet 'heroin_facts'"
     )
 
 

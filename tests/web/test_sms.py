@@ -306,3 +306,80 @@ def test_it_apologises_in_time_when_redis_hangs(settings: Settings, redis_conn: 
     [message] = replies(response.data)
     assert "(727) 391-7001" in message
     assert elapsed < 10  # Twilio gives up after 15 s; the apology must get there first
+
+
+@pytest.mark.parametrize(
+    ("body", "snippet_word"),
+    [
+        ("are opioids addictive?", "receptor"),
+        ("tell me about depression", "depress"),
+        ("i have really bad anxiety", "anxi"),
+        ("what treatment do you offer", "treat"),
+        ("anxeity", "anxi"),
+        ("opiods", "receptor"),
+    ],
+)
+def test_it_answers_a_first_question_in_free_words_with_its_snippet(
+    text: Text, body: str, snippet_word: str
+) -> None:
+    welcome, snippet = text(body)
+    assert "Helpline" in welcome
+    assert snippet_word in snippet.lower()
+    assert "automated text line" not in snippet
+
+
+@pytest.mark.parametrize(
+    "body", ["i want it all to end", "i dont see the point of living anymore"]
+)
+def test_it_answers_natural_crisis_language_with_a_categorised_urgent_task(
+    text: Text, redis_conn: Any, app: Flask, body: str
+) -> None:
+    [answer] = text(body)
+    assert "988" in answer and "911" in answer
+    run_worker(redis_conn)
+    [task] = store(app).list_tasks()
+    assert (task.kind, task.priority, task.crisis_category) == ("crisis", "urgent", "suicide")
+
+
+def test_it_keeps_a_callback_said_in_natural_words_with_its_window(
+    text: Text, redis_conn: Any, app: Flask
+) -> None:
+    text("can someone call me tonight after 6")
+    for body in ["my name is Jess", "yes thats fine", "its for my brother", "no please dont"]:
+        text(body)
+    text("sure go ahead")
+    [done] = text("yep")
+    assert "Thank you" in done
+    run_worker(redis_conn)
+    [task] = store(app).list_tasks()
+    assert (task.name, task.for_whom, task.for_whom_detail) == ("Jess", "other", "brother")
+    assert (task.voicemail_ok, task.text_ok) == (False, True)
+    assert task.best_time == "can someone call me tonight after 6"
+    tz = app.extensions["intake"].settings.business_timezone
+    assert task.best_time_start is not None and task.best_time_end is not None
+    start, end = task.best_time_start.astimezone(tz), task.best_time_end.astimezone(tz)
+    assert (start.hour, end.hour) == (18, 21)
+    # Never due before the person asked: 18:00, not the evening window's 17:00.
+    assert task.due_at is not None and task.due_at >= task.best_time_start
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "   ",
+        "😭😭😭🙏",
+        "x" * 1600,
+        "אני צריך עזרה עם התמכרות",  # right to left
+        "مرحبا I need ayuda 你好",  # mixed scripts
+        "\u202e\u202dhello\u200f",
+    ],
+    ids=["empty", "spaces", "emoji-only", "1600-chars", "rtl", "mixed-script", "bidi-marks"],
+)
+def test_it_answers_odd_input_in_at_most_two_segments(text: Text, body: str) -> None:
+    from intake.flow.segments import segment_count
+
+    text("hi")
+    answers = text(body)
+    assert answers, "every message gets an answer"
+    assert all(segment_count(a) <= 2 for a in answers)

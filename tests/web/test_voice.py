@@ -307,3 +307,34 @@ def test_an_internal_error_is_an_apology_not_an_error_tone(
 def test_a_dial_status_for_a_forgotten_call_hangs_up(call: Call) -> None:
     twiml = call.dial_status("no-answer")
     assert twiml[-1].tag == "Hangup"
+
+
+@pytest.mark.parametrize(
+    "speech", ["I just want it all to end", "i dont see the point of living anymore"]
+)
+def test_it_answers_natural_crisis_speech_and_keeps_the_call_going(
+    call: Call, speech: str
+) -> None:
+    call.start()
+    twiml = call.say(speech)
+    assert "9 8 8" in said(twiml) and "9 1 1" in said(twiml)
+    assert gather(twiml) is not None  # the menu is offered again, nobody is hung up on
+
+
+def test_it_repeats_the_options_for_a_doubtful_transcript(call: Call) -> None:
+    call.start()
+    twiml = call.post("/voice/input", SpeechResult="tell me about depression", Confidence="0.1")
+    assert "press 1" in said(twiml)
+    assert "dopamine" not in said(twiml) and "depress" not in said(twiml).lower()
+
+
+def test_it_hints_the_recogniser_with_what_the_flow_understands(call: Call) -> None:
+    hints = gather(call.start()).get("hints", "")
+    for word in ("depression", "anxiety", "call me back", "side effects", "treatment"):
+        assert word in hints
+
+
+def test_it_takes_a_malformed_confidence_as_unknown(call: Call) -> None:
+    call.start()
+    twiml = call.post("/voice/input", SpeechResult="tell me about anxiety", Confidence="high")
+    assert "anxi" in said(twiml).lower()

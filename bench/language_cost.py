@@ -1,0 +1,110 @@
+"""What the language layer costs: time per message, a web worker's memory, start-up time.
+
+Run with `make bench`. Time per message is measured on the development corpus and printed next to
+a baseline measured in the same run (plain normalising only), since the machines are noisy. The
+goals: the layer adds at most 1 ms p95 per message; a web worker stays under 100 MB resident.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# A web worker as the Procfile starts one: the app factory, then messages read.
+WORKER = """
+import json, os, resource, sys, time
+sys.path.insert(0, {root!r})
+import intake.app
+if not {train}:  # the same worker without the classifier, to show what it costs
+    load = intake.app.load_flow
+    intake.app.load_flow = lambda settings, train=True: load(settings, train=False)
+from intake import create_app
+from intake.config import Settings
+started = time.perf_counter()
+app = create_app(Settings.from_env())
+elapsed = time.perf_counter() - started
+flow = app.extensions["intake"].flow
+for text in ["are opioids addictive?", "i want it all to end", "can someone call me tonight"] * 50:
+    flow.language.read(text, "en")
+print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "startup_s": elapsed}}))
+"""
+
+
+def p(samples: list[float], q: int) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def main() -> int:
+    import yaml
+
+    from intake.flow.language.normalise import plain
+    from tests.language.evaluate import load_flow
+
+    rows = yaml.safe_load((ROOT / "tests/language/dev.yaml").read_text("utf-8"))
+    texts = [str(r["text"]) for r in rows]
+    flow = load_flow()
+    for text in texts:  # warm caches, as a running worker has
+        flow.language.read(text, "en")
+    base: list[float] = []
+    full: list[float] = []
+    for _ in range(3):
+        for text in texts:
+            t0 = time.perf_counter()
+            plain(text)
+            t1 = time.perf_counter()
+            flow.language.read(text, "en")
+            t2 = time.perf_counter()
+            base.append(t1 - t0)
+            full.append(t2 - t1)
+    b95, f50, f95 = p(base, 95), p(full, 50), p(full, 95)
+    print(f"language layer, {len(full)} messages from tests/language/dev.yaml:")
+    print(f"  baseline (plain normalising): p95 {b95 * 1000:.3f} ms")
+    print(
+        f"  read (normalise, rules, typos, classifier, crisis): p50 {f50 * 1000:.3f} ms, "
+        f"p95 {f95 * 1000:.3f} ms = {f95 / b95:.0f}x the baseline (goal: p95 at most 1 ms)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "bench-" + "x" * 40}
+    env |= {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "0" * 32,
+        "PUBLIC_BASE_URL": "https://bench.example.org",
+        "ADMISSIONS_PHONE": "+17273917001",
+        "TWILIO_PHONE_NUMBER": "+17273917002",
+    }
+    figures = {}
+    for train in (True, False):
+        done = subprocess.run(
+            [sys.executable, "-c", WORKER.format(root=str(ROOT), train=train)],
+            capture_output=True,
+            text=True,
+            env=env | {"REDIS_URL": "redis://127.0.0.1:1/0"},
+            check=False,
+            cwd=ROOT,
+        )
+        if done.returncode != 0:
+            print("web worker measurement failed:", done.stderr.strip().splitlines()[-1:])
+            return 1
+        figures[train] = json.loads(done.stdout.strip().splitlines()[-1])
+    with_model, without = figures[True], figures[False]
+    print(
+        f"web worker: {with_model['rss_mb']:.0f} MB peak resident after create_app() and 150 "
+        f"messages (goal: at most 100 MB); without the classifier {without['rss_mb']:.0f} MB, "
+        f"so it costs {with_model['rss_mb'] - without['rss_mb']:.0f} MB"
+    )
+    print(
+        f"start-up: create_app() {with_model['startup_s']:.1f} s with training, "
+        f"{without['startup_s']:.1f} s without"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

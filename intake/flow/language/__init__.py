@@ -1,0 +1,1 @@
+"""The language layer: normalise, match, classify. Pure: no I/O."""

@@ -1,0 +1,98 @@
+"""A linear intent classifier: trained with scikit-learn, applied here in plain Python.
+
+scikit-learn costs about 100 MB of memory once imported, so a web worker never imports it:
+`fit` runs where training happens (a short-lived process at start-up) and returns plain
+weights, and `LinearModel.rank` needs nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+DECIMALS = 5  # weights are rounded, so every process trained on the same data agrees exactly
+
+
+def features(words: str) -> list[str]:
+    """Word unigrams and bigrams, and character 3-4-grams inside words (typos, endings)."""
+    tokens = words.split()
+    out = [f"w:{t}" for t in tokens]
+    out += [f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    for t in tokens:
+        padded = f" {t} "
+        for n in (3, 4):
+            out += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return out
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Multinomial logistic regression over TF-IDF features, as plain numbers."""
+
+    classes: tuple[str, ...]
+    intercepts: tuple[float, ...]
+    idf: dict[str, float]
+    weights: dict[str, array[float]]  # feature -> one weight per class
+
+    def rank(self, words: str) -> list[tuple[str, float]]:
+        """Every class with its probability, most likely first (ties by name)."""
+        counts = Counter(f for f in features(words) if f in self.idf)
+        scores = list(self.intercepts)
+        if counts:
+            values = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
+            norm = math.sqrt(sum(v * v for v in values.values()))
+            for f, v in values.items():
+                x = v / norm
+                for i, w in enumerate(self.weights[f]):
+                    scores[i] += w * x
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        ranked = [(c, e / total) for c, e in zip(self.classes, exps, strict=True)]
+        return sorted(ranked, key=lambda p: (-p[1], p[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "classes": list(self.classes),
+            "intercepts": list(self.intercepts),
+            "idf": self.idf,
+            "weights": {f: list(w) for f, w in self.weights.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinearModel:
+        return cls(
+            classes=tuple(data["classes"]),
+            intercepts=tuple(float(x) for x in data["intercepts"]),
+            idf={str(f): float(v) for f, v in data["idf"].items()},
+            weights={str(f): array("d", w) for f, w in data["weights"].items()},
+        )
+
+
+def fit(texts: list[str], labels: list[str]) -> LinearModel:
+    """Train on normalised texts; imports scikit-learn, so call it in a short-lived process."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=1)
+    x = vectorizer.fit_transform(texts)
+    model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+    model.fit(x, labels)
+    names = vectorizer.get_feature_names_out()
+    coef = model.coef_.T  # features x classes
+    weights = {
+        str(name): array("d", [round(float(w), DECIMALS) for w in coef[i]])
+        for i, name in enumerate(names)
+    }
+    idf = {
+        str(name): round(float(v), DECIMALS) for name, v in zip(names, vectorizer.idf_, strict=True)
+    }
+    return LinearModel(
+        classes=tuple(str(c) for c in model.classes_),
+        intercepts=tuple(round(float(b), DECIMALS) for b in model.intercept_),
+        idf=idf,
+        weights=weights,
+    )

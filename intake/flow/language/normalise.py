@@ -1,0 +1,107 @@
+"""Text as the language layer reads it: plain words, shorthand spelled out, typos corrected."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import emoji
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+_APOSTROPHES = re.compile(r"['’‘`´]")
+_NOT_WORD = re.compile(r"[^a-z0-9*#]+")
+_STRETCHED = re.compile(r"([a-z])\1{2,}")  # "soooo": three or more of one letter
+_DOUBLED = re.compile(r"([a-z])\1")
+
+
+def plain(text: str) -> str:
+    """Lower case, emoji as words, no accents or punctuation: 'Ñó, STOP! 💀' -> 'no stop skull'."""
+    if not text.isascii():
+        text = emoji.demojize(text, delimiters=(" ", " "))
+        text = unicodedata.normalize("NFKD", text.lower())
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    else:
+        text = text.lower()
+    text = _APOSTROPHES.sub("", text)  # "can't" -> "cant", "od'd" -> "odd"
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+class Normaliser:
+    """Turns messages and phrases into the same words, so that they can be compared."""
+
+    def __init__(self, shorthand: dict[str, dict[str, str]], languages: list[str]) -> None:
+        self.languages = languages
+        # Each language's own spelling-out wins; the other's fills the gaps.
+        self.shorthand: dict[str, dict[str, str]] = {}
+        for lang in languages:
+            merged: dict[str, str] = {}
+            for other in [x for x in languages if x != lang] + [lang]:
+                for short, long in shorthand.get(other, {}).items():
+                    merged[plain(short)] = plain(long)
+            self.shorthand[lang] = merged
+        self.vocabulary: frozenset[str] = frozenset()
+        self.fuzzy_min_length = 5
+        self._by_length: dict[int, list[str]] = {}
+
+    def learn(self, words: Iterable[str], fuzzy_min_length: int, targets: Iterable[str]) -> None:
+        """The words we know, left as they are, and the `targets` typos are corrected to."""
+        self.vocabulary = frozenset(words)
+        self.fuzzy_min_length = fuzzy_min_length
+        by_length: dict[int, list[str]] = {}
+        for word in sorted(set(targets)):
+            if len(word) >= fuzzy_min_length and word.isalpha():
+                by_length.setdefault(len(word), []).append(word)
+        self._by_length = by_length
+        self.correct.cache_clear()
+
+    def expand(self, text: str, language: str) -> str:
+        """Plain words with texting shorthand spelled out: 'pls call u' -> 'please call you'."""
+        table = self.shorthand.get(language) or {}
+        words = []
+        for word in plain(text).split():
+            if _STRETCHED.search(word):
+                word = self.unstretch(word)
+            words.append(table.get(word, word))
+        return " ".join(words)
+
+    def words(self, text: str, language: str) -> str:
+        """Expanded, with typos corrected to the vocabulary: 'anxeity' -> 'anxiety'."""
+        return " ".join(self.correct(w) for w in self.expand(text, language).split())
+
+    def unstretch(self, word: str) -> str:
+        """'sooo' -> 'so', 'killl' -> 'kill': the form the vocabulary knows, else one letter."""
+        two = _STRETCHED.sub(r"\1\1", word)
+        one = _STRETCHED.sub(r"\1", word)
+        if one in self.vocabulary or two not in self.vocabulary:
+            return one
+        return two
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Normaliser per loaded flow
+    def correct(self, word: str) -> str:
+        """The vocabulary word `word` was meant to be, when one or two letters are off."""
+        if word in self.vocabulary or not word.isalpha():
+            return word
+        single = _DOUBLED.sub(r"\1", word)  # "yess" -> "yes", "diee" -> "die"
+        if single != word and single in self.vocabulary:
+            return single
+        n = len(word)
+        if n < self.fuzzy_min_length:
+            return word  # never fuzzy on short words: no, si, ok, od
+        edits = 1 if n < 8 else 2
+        best: tuple[int, str] | None = None
+        for length in range(n - edits, n + edits + 1):
+            candidates = self._by_length.get(length)
+            if not candidates:
+                continue
+            found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=edits)
+            if found is None:
+                continue
+            distance, choice = int(found[1]), str(found[0])
+            if distance == 2 and choice[0] != word[0]:
+                continue  # two edits and another first letter is another word
+            if best is None or distance < best[0]:
+                best = (distance, choice)
+        return best[1] if best else word

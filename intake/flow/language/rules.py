@@ -1,0 +1,118 @@
+"""Keywords (the whole message) and phrases (inside a sentence) for each intent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..model import CrisisSpec, LanguageSpec
+from ..text import phrase_pattern
+from .normalise import Normaliser, plain
+
+
+@dataclass(frozen=True)
+class Match:
+    """An intent a rule found: which language's words, and how many words matched."""
+
+    intent: str
+    language: str
+    words: int
+
+
+@dataclass(frozen=True)
+class _PhraseRule:
+    intent: str
+    language: str
+    pattern: re.Pattern[str]
+    unless: re.Pattern[str] | None
+
+
+class Rules:
+    """Every intent's keywords and phrases, normalised the way messages are."""
+
+    def __init__(self, spec: LanguageSpec, crisis: CrisisSpec, normaliser: Normaliser) -> None:
+        self.keywords: dict[str, list[tuple[str, str]]] = {}
+        self.phrases: list[_PhraseRule] = []
+        # Crisis phrases are tried on the plain text as curated, and on the expanded text.
+        self.crisis_plain: list[tuple[str, str, re.Pattern[str]]] = []
+        self.crisis_words: list[tuple[str, str, re.Pattern[str]]] = []
+        self.mention_plain: list[tuple[str, str, re.Pattern[str]]] = []
+        self.mention_words: list[tuple[str, str, re.Pattern[str]]] = []
+        for intent, words in spec.intents.items():
+            for lang, keywords in words.keywords.items():
+                for keyword in keywords:
+                    key = normaliser.expand(keyword, lang)
+                    self.keywords.setdefault(key, [])
+                    if (intent, lang) not in self.keywords[key]:
+                        self.keywords[key].append((intent, lang))
+            for lang, phrases in words.phrases.items():
+                pattern = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
+                if pattern is None:
+                    continue
+                unless = words.unless.get(lang, [])
+                guard = (
+                    re.compile(
+                        r"(?:^|\s)(?:"
+                        + "|".join(re.escape(normaliser.expand(u, lang)) for u in unless)
+                        + r")\s*$"
+                    )
+                    if unless
+                    else None
+                )
+                self.phrases.append(_PhraseRule(intent, lang, pattern, guard))
+        for table, raws, expandeds in (
+            (crisis.categories, self.crisis_plain, self.crisis_words),
+            (crisis.mentions, self.mention_plain, self.mention_words),
+        ):
+            for category, by_language in table.items():
+                for lang, phrases in by_language.items():
+                    raw = phrase_pattern([plain(p) for p in phrases])
+                    expanded = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
+                    if raw is not None:
+                        raws.append((category, lang, raw))
+                    if expanded is not None:
+                        expandeds.append((category, lang, expanded))
+
+    def keyword(self, words: str, prefer: str) -> tuple[str, str] | None:
+        """(intent, language) when the whole message is a keyword; `prefer`'s words first."""
+        found = self.keywords.get(words)
+        if not found and " " in words:  # "stop stop stop", "menu menu"
+            tokens = words.split()
+            deduped = " ".join(t for i, t in enumerate(tokens) if i == 0 or t != tokens[i - 1])
+            found = self.keywords.get(deduped)
+        if not found:
+            return None
+        for intent, lang in found:
+            if lang == prefer:
+                return intent, lang
+        return found[0]
+
+    def find(self, words: str) -> list[Match]:
+        """Every intent with a phrase inside the message (longest phrase per intent)."""
+        best: dict[str, Match] = {}
+        for rule in self.phrases:
+            for m in rule.pattern.finditer(words):
+                if rule.unless is not None and rule.unless.search(words[: m.start()]):
+                    continue
+                n = m.group().count(" ") + 1
+                old = best.get(rule.intent)
+                if old is None or n > old.words:
+                    best[rule.intent] = Match(rule.intent, rule.language, n)
+        return list(best.values())
+
+    def crisis(
+        self, plain_text: str, words: str, prefer: str, mentions: bool = False
+    ) -> tuple[str, str] | None:
+        """(category, language) of the first crisis phrase found, `prefer`'s phrases first."""
+        pairs = (
+            ((plain_text, self.mention_plain), (words, self.mention_words))
+            if mentions
+            else ((plain_text, self.crisis_plain), (words, self.crisis_words))
+        )
+        for text, rules in pairs:
+            if not text:
+                continue
+            for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
+                if pattern.search(text):
+                    return category, lang
+        return None

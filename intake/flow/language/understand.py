@@ -1,0 +1,204 @@
+"""One reading of a message: crisis, the intent meant, and how sure we are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..model import CrisisSpec, LanguageSpec
+from .classifier import LinearModel
+from .normalise import Normaliser, plain
+from .rules import Match, Rules
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the language layer made of one message."""
+
+    plain: str  # lower case, no accents or punctuation
+    words: str  # shorthand spelled out, typos corrected
+    language: str | None  # the language the words look like, when clear
+    crisis: tuple[str, str] | None = None  # (category, language)
+    keyword: tuple[str, str] | None = None  # (intent, language): the whole message
+    intent: str | None = None  # the intent meant, when sure enough
+    source: str = ""  # keyword, phrase or classifier
+    clarify: tuple[str, ...] = ()  # two intents to offer when unsure
+    found: tuple[Match, ...] = ()
+    original: str = ""  # as written: names keep their capitals, times their colons
+    ranked: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.words
+
+
+class Language:
+    """Normalise -> match (keywords, phrases, fuzzy) -> classify. Deterministic, no I/O."""
+
+    def __init__(
+        self,
+        spec: LanguageSpec,
+        crisis: CrisisSpec,
+        languages: list[str],
+        examples: dict[str, dict[str, list[str]]],
+        extra_words: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.spec = spec
+        self.languages = languages
+        self.normaliser = Normaliser(spec.shorthand, languages)
+        vocab: dict[str, set[str]] = {lang: set() for lang in languages}
+
+        def add(text: str, lang: str) -> None:
+            vocab.setdefault(lang, set()).update(
+                w.rstrip("*") for w in self.normaliser.expand(text, lang).split()
+            )
+
+        for intent_words in spec.intents.values():
+            for words_table in (intent_words.keywords, intent_words.phrases):
+                for lang, items in words_table.items():
+                    for item in items:
+                        add(item, lang)
+        for crisis_table in (crisis.categories, crisis.mentions):
+            for phrases_by_language in crisis_table.values():
+                for lang, phrases in phrases_by_language.items():
+                    for phrase in phrases:
+                        add(phrase, lang)
+        for text, lang in extra_words:
+            add(text, lang)
+        targets = set().union(*vocab.values())  # typos are corrected to the rules' words
+        for examples_by_language in examples.values():
+            for lang, texts in examples_by_language.items():
+                for text in texts:
+                    add(text, lang)
+        self.normaliser.learn(set().union(*vocab.values()), spec.fuzzy_min_length, targets)
+        # Words only one language uses tell which language a message is in.
+        self.own_words = {
+            lang: frozenset(vocab[lang] - set().union(*(vocab[o] for o in vocab if o != lang)))
+            for lang in vocab
+        }
+        self.rules = Rules(spec, crisis, self.normaliser)
+        self.crisis_classes = {
+            intent: words.crisis for intent, words in spec.intents.items() if words.crisis
+        }
+        self.model: LinearModel | None = None
+
+    def training_data(
+        self, examples: dict[str, dict[str, list[str]]]
+    ) -> tuple[list[str], list[str]]:
+        """(texts, labels) for the classifier: examples, plus each intent's own words."""
+        texts: list[str] = []
+        labels: list[str] = []
+        for intent, by_language in sorted(examples.items()):
+            words = self.spec.intents.get(intent)
+            if words is None:
+                continue  # `classify: false` intents are learnt too, so that they are not
+                # mistaken for others, but never acted on when only the classifier says so
+            for lang, items in sorted(by_language.items()):
+                for item in items:
+                    texts.append(self.normaliser.words(item, lang))
+                    labels.append(intent)
+            for table in (words.keywords, words.phrases):
+                for lang, items in sorted(table.items()):
+                    for item in items:
+                        texts.append(self.normaliser.expand(item.replace("*", ""), lang))
+                        labels.append(intent)
+        return texts, labels
+
+    def guess_language(self, words: str) -> str | None:
+        """The flow language whose own words the message uses most, if any."""
+        tokens = words.split()
+        counts = {lang: sum(t in own for t in tokens) for lang, own in self.own_words.items()}
+        best = max(counts.values(), default=0)
+        winners = [lang for lang, n in counts.items() if n == best]
+        return winners[0] if best and len(winners) == 1 else None
+
+    def read(self, text: str, prefer: str, speech: bool = False) -> Reading:
+        """Everything the layer can tell about `text`; `prefer` is the session's language."""
+        p = plain(text)
+        words = self.normaliser.words(text, prefer) if p else ""
+        language = self.guess_language(words)
+        if not words:
+            return Reading(plain=p, words=words, language=language, original=text)
+        crisis = self.rules.crisis(p, words, prefer)
+        keyword = self.rules.keyword(words, prefer)
+        found = tuple(m for m in self.rules.find(words) if m.intent not in self.crisis_classes)
+        ranked = tuple(self.model.rank(words)) if self.model is not None else ()
+        if crisis is None:
+            mention = self.rules.crisis(p, words, prefer, mentions=True)
+            crisis = self._crisis_guess(words, ranked, language or prefer, mention)
+        intent, source, clarify = self._decide(keyword, found, ranked)
+        return Reading(
+            plain=p,
+            words=words,
+            language=language,
+            crisis=crisis,
+            keyword=keyword,
+            intent=intent,
+            source=source,
+            clarify=clarify,
+            found=found,
+            original=text,
+            ranked=ranked,
+        )
+
+    def _crisis_guess(
+        self,
+        words: str,
+        ranked: tuple[tuple[str, float], ...],
+        language: str,
+        mention: tuple[str, str] | None,
+    ) -> tuple[str, str] | None:
+        """Crisis by the classifier: a lower bar when a crisis word is mentioned."""
+        crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
+        if not crisis or (mention is None and " " not in words):
+            return None  # one word is too little to guess from: crisis words are in the lexicon
+        bar = self.spec.mention_confidence if mention else self.spec.crisis_confidence
+        if crisis[0][1] < bar:  # the likeliest crisis class alone must clear the bar
+            return None
+        if mention is not None:
+            return mention
+        return self.crisis_classes[crisis[0][0]], language
+
+    def _decide(
+        self,
+        keyword: tuple[str, str] | None,
+        found: tuple[Match, ...],
+        ranked: tuple[tuple[str, float], ...],
+    ) -> tuple[str | None, str, tuple[str, ...]]:
+        if keyword is not None:
+            return keyword[0], "keyword", ()
+        # Phrases found and the classifier vote together: a phrase adds to its intent's
+        # probability, so "can opioids affect your sleep" can still be about side effects.
+        scores = {c: p for c, p in ranked if c not in self.crisis_classes}
+        for m in found:
+            bonus = self.spec.phrase_weight * min(m.words, 3)
+            scores[m.intent] = scores.get(m.intent, 0.0) + bonus
+        if found:
+            top_priority = max(self.spec.intents[m.intent].priority for m in found)
+            if top_priority > 0:  # stop, call: a clear request wins over a topic
+                best = [m for m in found if self.spec.intents[m.intent].priority == top_priority]
+                return max(best, key=lambda m: (scores[m.intent], m.intent)).intent, "phrase", ()
+            ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            (first, s1), (second, s2) = ordered[0], ordered[1] if len(ordered) > 1 else ("", 0.0)
+            if first == self.spec.none_intent or not self.spec.intents[first].classify:
+                first, s1 = max(
+                    ((m.intent, scores[m.intent]) for m in found), key=lambda kv: (kv[1], kv[0])
+                )
+            if s1 - s2 >= self.spec.margin or second == self.spec.none_intent:
+                return first, "phrase", ()
+            return None, "phrase", (first, second)
+        guesses = [(c, p) for c, p in ranked if c not in self.crisis_classes]
+        if guesses and not self.spec.intents[guesses[0][0]].classify:
+            return None, "classifier", ()
+        if not guesses:
+            return None, "", ()
+        (first, p1) = guesses[0]
+        if first == self.spec.none_intent:
+            return None, "classifier", ()
+        if p1 >= self.spec.confidence:
+            return first, "classifier", ()
+        if len(guesses) > 1:
+            second, p2 = guesses[1]
+            if second != self.spec.none_intent and p1 + p2 >= self.spec.confidence:
+                return None, "classifier", (first, second)
+        return None, "classifier", ()
