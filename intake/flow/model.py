@@ -183,6 +183,9 @@ class IntentWords(Strict):
     crisis: str | None = None  # a crisis category of flows/safety/crisis.yaml
     classify: bool = True  # False: rules only, never guessed by the classifier (opt-outs)
     priority: int = 0  # found beside other intents, the higher wins ("call me about detox")
+    # found with one of `together_with`, these words mean this intent: "addicted" + anxiety
+    together: Words = {}
+    together_with: list[str] = []
 
 
 class LanguageSpec(Strict):
@@ -197,6 +200,7 @@ class LanguageSpec(Strict):
     margin: float = Field(default=0.15, ge=0, le=1)  # closer than this: "Did you mean"
     crisis_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier's crisis bar
     mention_confidence: float = Field(default=0.2, gt=0, le=1)  # the bar beside a mention
+    context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past
     speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence
 
 
@@ -205,6 +209,12 @@ class CrisisSpec(Strict):
     categories: dict[str, dict[str, list[str]]]
     # the same, for words that are a crisis only when the classifier leans that way too
     mentions: dict[str, dict[str, list[str]]] = {}
+    # language -> words that, up to three words before a crisis phrase, make it a mention
+    negations: dict[str, list[str]] = {}
+    # language -> phrases that make every crisis phrase in the message a mention
+    calm: dict[str, list[str]] = {}
+    # language -> phrases of the past or of general questions: mentions get no lower bar
+    context: dict[str, list[str]] = {}
 
 
 def flow_json_schema() -> dict[str, Any]:

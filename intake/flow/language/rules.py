@@ -33,6 +33,7 @@ class Rules:
     def __init__(self, spec: LanguageSpec, crisis: CrisisSpec, normaliser: Normaliser) -> None:
         self.keywords: dict[str, list[tuple[str, str]]] = {}
         self.phrases: list[_PhraseRule] = []
+        self.together: list[tuple[str, str, re.Pattern[str], frozenset[str]]] = []
         # Crisis phrases are tried on the plain text as curated, and on the expanded text.
         self.crisis_plain: list[tuple[str, str, re.Pattern[str]]] = []
         self.crisis_words: list[tuple[str, str, re.Pattern[str]]] = []
@@ -45,6 +46,10 @@ class Rules:
                     self.keywords.setdefault(key, [])
                     if (intent, lang) not in self.keywords[key]:
                         self.keywords[key].append((intent, lang))
+            for lang, phrases in words.together.items():
+                pattern = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
+                if pattern is not None:
+                    self.together.append((intent, lang, pattern, frozenset(words.together_with)))
             for lang, phrases in words.phrases.items():
                 pattern = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
                 if pattern is None:
@@ -60,6 +65,25 @@ class Rules:
                     else None
                 )
                 self.phrases.append(_PhraseRule(intent, lang, pattern, guard))
+        negations = [normaliser.expand(n, lang) for lang, ns in crisis.negations.items() for n in ns]
+        negations += [plain(n) for ns in crisis.negations.values() for n in ns]
+        # a negation up to three words before the phrase: "im not going to hurt myself"
+        self.negation = (
+            re.compile(
+                r"(?:^|\s)(?:"
+                + "|".join(sorted({re.escape(n) for n in negations if n}, key=len, reverse=True))
+                + r")(?:\s+\S+){0,3}\s*$"
+            )
+            if negations
+            else None
+        )
+        self.calm = phrase_pattern(
+            [normaliser.expand(c, lang) for lang, cs in crisis.calm.items() for c in cs]
+            + [plain(c) for cs in crisis.calm.values() for c in cs]
+        )
+        self.context = phrase_pattern(
+            [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
+        )
         for table, raws, expandeds in (
             (crisis.categories, self.crisis_plain, self.crisis_words),
             (crisis.mentions, self.mention_plain, self.mention_words),
@@ -98,21 +122,43 @@ class Rules:
                 old = best.get(rule.intent)
                 if old is None or n > old.words:
                     best[rule.intent] = Match(rule.intent, rule.language, n)
+        for intent, lang, pattern, partners in self.together:
+            if partners & set(best) and pattern.search(words):
+                best[intent] = Match(intent, lang, 3)  # both at once: stronger than either
         return list(best.values())
 
     def crisis(
-        self, plain_text: str, words: str, prefer: str, mentions: bool = False
-    ) -> tuple[str, str] | None:
-        """(category, language) of the first crisis phrase found, `prefer`'s phrases first."""
-        pairs = (
-            ((plain_text, self.mention_plain), (words, self.mention_words))
-            if mentions
-            else ((plain_text, self.crisis_plain), (words, self.crisis_words))
-        )
-        for text, rules in pairs:
-            if not text:
-                continue
+        self, plain_text: str, expanded: str, words: str, prefer: str
+    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+        """(sure, mention): the first crisis phrase found, and the first mention.
+
+        A crisis phrase right after a negation ("im not suicidal"), in a calm context ("suicide
+        prevention month") or found only once typos were corrected ("contarle" is one letter from
+        "cortarme") counts as a mention only: the classifier decides.
+        """
+        calm = bool(self.calm and (self.calm.search(plain_text) or self.calm.search(words)))
+        sure = mention = None
+        for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
-                if pattern.search(text):
-                    return category, lang
-        return None
+                m = pattern.search(text) if text else None
+                if m is None:
+                    continue
+                negated = self.negation is not None and self.negation.search(text[: m.start()])
+                if calm or negated:
+                    mention = mention or (category, lang)
+                else:
+                    return (category, lang), None
+        if mention is None and words != expanded:
+            for category, lang, pattern in sorted(self.crisis_words, key=lambda r: r[1] != prefer):
+                if pattern.search(words):
+                    mention = (category, lang)
+                    break
+        for text, rules in ((plain_text, self.mention_plain), (words, self.mention_words)):
+            for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
+                if text and pattern.search(text):
+                    return sure, mention or (category, lang)
+        return sure, mention
+
+    def calm_context(self, words: str) -> bool:
+        """Whether the message talks about the past or asks in general ("years ago")."""
+        return bool(self.context and self.context.search(words))

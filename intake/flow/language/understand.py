@@ -115,16 +115,16 @@ class Language:
     def read(self, text: str, prefer: str, speech: bool = False) -> Reading:
         """Everything the layer can tell about `text`; `prefer` is the session's language."""
         p = plain(text)
-        words = self.normaliser.words(text, prefer) if p else ""
+        expanded = self.normaliser.expand(text, prefer) if p else ""
+        words = " ".join(self.normaliser.correct(w) for w in expanded.split())
         language = self.guess_language(words)
         if not words:
             return Reading(plain=p, words=words, language=language, original=text)
-        crisis = self.rules.crisis(p, words, prefer)
+        crisis, mention = self.rules.crisis(p, expanded, words, prefer)
         keyword = self.rules.keyword(words, prefer)
         found = tuple(m for m in self.rules.find(words) if m.intent not in self.crisis_classes)
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
-            mention = self.rules.crisis(p, words, prefer, mentions=True)
             crisis = self._crisis_guess(words, ranked, language or prefer, mention)
         intent, source, clarify = self._decide(keyword, found, ranked)
         return Reading(
@@ -153,6 +153,8 @@ class Language:
         if not crisis or (mention is None and " " not in words):
             return None  # one word is too little to guess from: crisis words are in the lexicon
         bar = self.spec.mention_confidence if mention else self.spec.crisis_confidence
+        if mention is not None and self.rules.calm_context(words):
+            bar = self.spec.context_confidence  # "my brother overdosed last year"
         if crisis[0][1] < bar:  # the likeliest crisis class alone must clear the bar
             return None
         if mention is not None:
@@ -178,15 +180,21 @@ class Language:
             if top_priority > 0:  # stop, call: a clear request wins over a topic
                 best = [m for m in found if self.spec.intents[m.intent].priority == top_priority]
                 return max(best, key=lambda m: (scores[m.intent], m.intent)).intent, "phrase", ()
-            ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-            (first, s1), (second, s2) = ordered[0], ordered[1] if len(ordered) > 1 else ("", 0.0)
-            if first == self.spec.none_intent or not self.spec.intents[first].classify:
-                first, s1 = max(
-                    ((m.intent, scores[m.intent]) for m in found), key=lambda kv: (kv[1], kv[0])
-                )
-            if s1 - s2 >= self.spec.margin or second == self.spec.none_intent:
+            found_ids = {m.intent for m in found}
+            usable = {
+                c: v
+                for c, v in scores.items()
+                if c in found_ids or (c != self.spec.none_intent and self.spec.intents[c].classify)
+            }
+            ordered = sorted(usable.items(), key=lambda kv: (-kv[1], kv[0]))
+            first, s1 = ordered[0]
+            second, s2 = ordered[1] if len(ordered) > 1 else ("", 0.0)
+            if s1 - s2 >= self.spec.margin or not {first, second} <= found_ids:
                 return first, "phrase", ()
-            return None, "phrase", (first, second)
+            length = {m.intent: m.words for m in found}
+            if length[first] != length[second]:  # the longer phrase says more
+                return max((first, second), key=lambda i: length[i]), "phrase", ()
+            return None, "phrase", (first, second)  # two phrases, neither stronger: ask
         guesses = [(c, p) for c, p in ranked if c not in self.crisis_classes]
         if guesses and not self.spec.intents[guesses[0][0]].classify:
             return None, "classifier", ()
