@@ -65,7 +65,9 @@ class Rules:
                     else None
                 )
                 self.phrases.append(_PhraseRule(intent, lang, pattern, guard))
-        negations = [normaliser.expand(n, lang) for lang, ns in crisis.negations.items() for n in ns]
+        negations = [
+            normaliser.expand(n, lang) for lang, ns in crisis.negations.items() for n in ns
+        ]
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
         # a negation up to three words before the phrase: "im not going to hurt myself"
         self.negation = (
