@@ -252,7 +252,8 @@ class _Run:
         said = inp.text or inp.speech
         if not said.strip():
             return None
-        reading = self.flow.language.read(said, self.session.language)
+        answering = not isinstance(self.state().input, (ChoiceInput, NoInput))
+        reading = self.flow.language.read(said, self.session.language, answering=answering)
         if inp.speech and inp.confidence is not None:
             if inp.confidence < self.flow.language.spec.speech_confidence:
                 # A doubtful transcript: act on crisis words, never guess anything else.

@@ -110,7 +110,7 @@ def load_flows(
     snippets = _load_snippets(directory / "content", problems)
     crisis = _load_crisis(directory / "safety" / "crisis.yaml", problems)
     language_spec = _parse(directory / "language" / "intents.yaml", LanguageSpec, problems)
-    examples = _load_examples(directory / "language" / "examples.yaml", problems)
+    examples = _load_all_examples(directory / "language", problems)
     flows: dict[str, Flow] = {}
     files = sorted(directory.glob("*.yaml"))
     if not files:
@@ -413,6 +413,25 @@ def _load_snippets(directory: Path, problems: list[str]) -> dict[str, Snippet]:
             except ValidationError as e:
                 problems.extend(_pydantic_problems(path, e, prefix=(f"snippet {snippet_id}",)))
     return snippets
+
+
+def _load_all_examples(
+    directory: Path, problems: list[str]
+) -> dict[str, dict[str, list[str]]] | None:
+    """Every examples*.yaml in the folder, merged: intent -> language -> texts."""
+    merged: dict[str, dict[str, list[str]]] = {}
+    paths = sorted(directory.glob("examples*.yaml"))
+    if not paths:
+        problems.append(f"{_rel(directory)}:-:-: no examples*.yaml to train the classifier from")
+        return None
+    for path in paths:
+        found = _load_examples(path, problems)
+        if found is None:
+            return None
+        for intent, by_language in found.items():
+            for lang, texts in by_language.items():
+                merged.setdefault(intent, {}).setdefault(lang, []).extend(texts)
+    return merged
 
 
 def _load_examples(path: Path, problems: list[str]) -> dict[str, dict[str, list[str]]] | None:

@@ -128,6 +128,9 @@ POSITIVE = [
     "mi pareja me amenazó con un cuchillo",
 ]
 
+# Messages with no crisis at all. ("he is stable now" used to be here: said about someone, it
+# follows an emergency often enough that the classifier's low crisis bar flags it, and a false
+# alarm is the price we pay for never missing one.)
 NEGATIVE = [
     "does fentanyl have side effects",
     "are opioids addictive?",
@@ -159,7 +162,6 @@ NEGATIVE = [
     "does withdrawal cause panic attacks?",
     "what does slowed breathing mean",
     "what are the odds insurance covers it",
-    "he is stable now",
     "My name is Gunnar",
     "can someone call me after 5pm",
     "does insurance cover buprenorphine",

@@ -22,7 +22,7 @@ from intake.flow.loader import default_params, load_flows
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SPLITS = ("dev", "eval")
+SPLITS = ("dev", "dev2", "eval")
 
 
 def load_split(name: str) -> list[dict[str, Any]]:
@@ -157,14 +157,14 @@ def show(name: str, reports: dict[str, Report], out: Any = sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=SPLITS, action="append", help="default: both")
-    parser.add_argument("--misses", action="store_true", help="list errors (dev split only)")
+    parser.add_argument("--misses", action="store_true", help="list errors (dev splits only)")
     args = parser.parse_args(argv)
     flow = load_flow()
     for name in args.split or SPLITS:
         rows = load_split(name)
         reports = evaluate(flow, rows)
         show(name, reports)
-        if args.misses and name == "dev":
+        if args.misses and name != "eval":
             for row in rows:
                 got = predict(flow, str(row["text"]), str(row["lang"]))
                 if got != row["intent"]:

@@ -12,7 +12,7 @@ from .evaluate import evaluate, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-FLOOR = {"crisis_recall": 0.90, "intent_accuracy": 0.79, "calm_false_alarms": 0.17}
+FLOOR = {"crisis_recall": 0.97, "intent_accuracy": 0.89, "calm_false_alarms": 0.08}
 
 
 @pytest.mark.parametrize(
@@ -157,12 +157,15 @@ def test_it_keeps_the_evaluation_split_apart_from_the_training_examples(flow: Fl
 
     from .evaluate import ROOT
 
-    examples = yaml.safe_load((ROOT / "flows/language/examples.yaml").read_text("utf-8"))
-    trained = {plain(t) for by in examples.values() for items in by.values() for t in items}
+    trained = set()
+    for path in sorted((ROOT / "flows/language").glob("examples*.yaml")):
+        examples = yaml.safe_load(path.read_text("utf-8"))
+        trained |= {plain(t) for by in examples.values() for items in by.values() for t in items}
     held_out = {plain(str(row["text"])) for row in load_split("eval")}
-    dev = {plain(str(row["text"])) for row in load_split("dev")}
     assert not held_out & trained, sorted(held_out & trained)[:5]
-    assert not held_out & dev, sorted(held_out & dev)[:5]
+    for split in ("dev", "dev2"):
+        other = {plain(str(row["text"])) for row in load_split(split)}
+        assert not held_out & other, sorted(held_out & other)[:5]
 
 
 def test_it_has_a_corpus_of_at_least_1500_labelled_messages() -> None:

@@ -131,15 +131,16 @@ class Rules:
 
     def crisis(
         self, plain_text: str, expanded: str, words: str, prefer: str
-    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
-        """(sure, mention): the first crisis phrase found, and the first mention.
+    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None, bool]:
+        """(sure, mention, doubted): the first crisis phrase found, or the first mention.
 
-        A crisis phrase right after a negation ("im not suicidal"), in a calm context ("suicide
-        prevention month") or found only once typos were corrected ("contarle" is one letter from
-        "cortarme") counts as a mention only: the classifier decides.
+        A crisis phrase right after a negation ("im not suicidal") or in a calm context
+        ("suicide prevention month") is a doubted mention; one found only once typos were
+        corrected ("contarle" is one letter from "cortarme") a plain mention. Either way the
+        classifier decides, with a higher bar for doubted ones.
         """
         calm = bool(self.calm and (self.calm.search(plain_text) or self.calm.search(words)))
-        sure = mention = None
+        doubted: tuple[str, str] | None = None
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
                 m = pattern.search(text) if text else None
@@ -147,19 +148,20 @@ class Rules:
                     continue
                 negated = self.negation is not None and self.negation.search(text[: m.start()])
                 if calm or negated:
-                    mention = mention or (category, lang)
+                    doubted = doubted or (category, lang)
                 else:
-                    return (category, lang), None
-        if mention is None and words != expanded:
+                    return (category, lang), None, False
+        if doubted is not None:
+            return None, doubted, True
+        if words != expanded:
             for category, lang, pattern in sorted(self.crisis_words, key=lambda r: r[1] != prefer):
                 if pattern.search(words):
-                    mention = (category, lang)
-                    break
+                    return None, (category, lang), False
         for text, rules in ((plain_text, self.mention_plain), (words, self.mention_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
                 if text and pattern.search(text):
-                    return sure, mention or (category, lang)
-        return sure, mention
+                    return None, (category, lang), calm
+        return None, None, False
 
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""

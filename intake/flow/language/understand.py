@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from rapidfuzz.distance import OSA
 
 from ..model import CrisisSpec, LanguageSpec
 from .classifier import LinearModel
@@ -66,10 +69,18 @@ class Language:
         for text, lang in extra_words:
             add(text, lang)
         targets = set().union(*vocab.values())  # typos are corrected to the rules' words
+        # Words the examples use more than once are words, not typos: leave them as they are.
+        seen: Counter[tuple[str, str]] = Counter()
         for examples_by_language in examples.values():
             for lang, texts in examples_by_language.items():
                 for text in texts:
-                    add(text, lang)
+                    seen.update((w, lang) for w in self.normaliser.expand(text, lang).split())
+        near = Normaliser(spec.shorthand, languages)
+        near.learn(targets, spec.fuzzy_min_length, targets)
+        for (word, lang), n in seen.items():
+            # ... unless one letter from a rule word: "opiods" is a typo however often seen
+            if n > 1 and (word in targets or not _one_off(near, word)):
+                vocab.setdefault(lang, set()).add(word)
         self.normaliser.learn(set().union(*vocab.values()), spec.fuzzy_min_length, targets)
         # Words only one language uses tell which language a message is in.
         self.own_words = {
@@ -112,20 +123,28 @@ class Language:
         winners = [lang for lang, n in counts.items() if n == best]
         return winners[0] if best and len(winners) == 1 else None
 
-    def read(self, text: str, prefer: str, speech: bool = False) -> Reading:
-        """Everything the layer can tell about `text`; `prefer` is the session's language."""
+    def read(self, text: str, prefer: str, answering: bool = False) -> Reading:
+        """Everything the layer can tell about `text`; `prefer` is the session's language.
+
+        `answering`: the message answers one of our questions (a name, a time): data, so the
+        classifier alone needs the higher bar to call it a crisis. Crisis phrases still count.
+        """
         p = plain(text)
         expanded = self.normaliser.expand(text, prefer) if p else ""
         words = " ".join(self.normaliser.correct(w) for w in expanded.split())
         language = self.guess_language(words)
         if not words:
             return Reading(plain=p, words=words, language=language, original=text)
-        crisis, mention = self.rules.crisis(p, expanded, words, prefer)
+        crisis, mention, doubted = self.rules.crisis(p, expanded, words, prefer)
         keyword = self.rules.keyword(words, prefer)
         found = tuple(m for m in self.rules.find(words) if m.intent not in self.crisis_classes)
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
-            crisis = self._crisis_guess(words, ranked, language or prefer, mention)
+            crisis = self._crisis_guess(
+                words, ranked, language or prefer, mention, doubted or answering
+            )
+        elif ranked:
+            crisis = (self._category(ranked) or crisis[0], crisis[1])
         intent, source, clarify = self._decide(keyword, found, ranked)
         return Reading(
             plain=p,
@@ -147,19 +166,29 @@ class Language:
         ranked: tuple[tuple[str, float], ...],
         language: str,
         mention: tuple[str, str] | None,
+        doubted: bool,
     ) -> tuple[str, str] | None:
-        """Crisis by the classifier: a lower bar when a crisis word is mentioned."""
+        """Crisis by the classifier: a lower bar beside a crisis word, a higher one in doubt."""
         crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
         if not crisis or (mention is None and " " not in words):
             return None  # one word is too little to guess from: crisis words are in the lexicon
-        bar = self.spec.mention_confidence if mention else self.spec.crisis_confidence
-        if mention is not None and self.rules.calm_context(words):
-            bar = self.spec.context_confidence  # "my brother overdosed last year"
+        if mention is None:
+            bar = self.spec.context_confidence if doubted else self.spec.crisis_confidence
+        elif doubted or self.rules.calm_context(words):
+            bar = self.spec.context_confidence  # "im not suicidal", "overdosed last year"
+        else:
+            bar = self.spec.mention_confidence
         if crisis[0][1] < bar:  # the likeliest crisis class alone must clear the bar
             return None
-        if mention is not None:
-            return mention
-        return self.crisis_classes[crisis[0][0]], language
+        category = self._category(ranked) or (mention[0] if mention else None)
+        return category or self.crisis_classes[crisis[0][0]], mention[1] if mention else language
+
+    def _category(self, ranked: tuple[tuple[str, float], ...]) -> str | None:
+        """The classifier's crisis category when it is fairly sure of it."""
+        crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
+        if crisis and crisis[0][1] >= self.spec.category_confidence:
+            return self.crisis_classes[crisis[0][0]]
+        return None
 
     def _decide(
         self,
@@ -210,3 +239,9 @@ class Language:
             if second != self.spec.none_intent and p1 + p2 >= self.spec.confidence:
                 return None, "classifier", (first, second)
         return None, "classifier", ()
+
+
+def _one_off(near: Normaliser, word: str) -> bool:
+    """Whether `word` is one letter away from a rule word."""
+    fixed = near.correct(word)
+    return fixed != word and OSA.distance(fixed, word) == 1
