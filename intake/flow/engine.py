@@ -545,11 +545,14 @@ class _Run:
             if reading.words in words or reading.plain in words:
                 return Transition(actions=choice.actions, next=choice.next)
         if inp.speech:
+            said = []
             for choice in spec.choices:
                 phrases = tuple(p for ps in choice.speech.values() for p in ps)
                 pattern = _pattern(phrases)
                 if pattern is not None and pattern.search(reading.plain):
-                    return Transition(actions=choice.actions, next=choice.next)
+                    said.append(choice)
+            if len(said) == 1:  # two at once ("anxiety or depression"): the intents decide
+                return Transition(actions=said[0].actions, next=said[0].next)
         return None
 
     def yes_no(self, inp: UserInput, reading: Reading | None) -> bool | None:

@@ -206,3 +206,50 @@ def test_the_schema_is_exported_as_json_schema() -> None:
 
     schema = json.loads(result.stdout)
     assert schema["title"] == "FlowSpec" and "states" in schema["properties"]
+    defs = schema["$defs"]
+    assert {"LanguageSpec", "IntentWords", "CrisisSpec", "Examples", "Intent"} <= set(defs)
+    assert "intents" in defs["LanguageSpec"]["properties"]
+
+
+def language(flows: Path, name: str = "intents.yaml") -> Path:
+    return flows / "language" / name
+
+
+def test_it_names_an_intent_the_flow_uses_but_nobody_defined(flows_copy: Path) -> None:
+    edit(helpline(flows_copy), lambda d: d["intents"].append({"id": "weather", "next": "menu"}))
+    [problem] = problems(flows_copy)
+    assert problem.endswith(
+        "intents.yaml:weather:-: the flow uses intent 'weather', not defined here"
+    )
+
+
+def test_it_names_examples_of_an_unknown_intent(flows_copy: Path) -> None:
+    edit(language(flows_copy, "examples.yaml"), lambda d: d.update(weather={"en": ["sunny?"]}))
+    [problem] = problems(flows_copy)
+    assert problem.endswith("examples.yaml:weather:-: unknown intent 'weather'")
+
+
+def test_it_asks_for_examples_of_every_intent_it_learns(flows_copy: Path) -> None:
+    for path in language(flows_copy).parent.glob("examples*.yaml"):
+        edit(path, lambda d: d.get("anxiety", {}).pop("es", None))
+    [problem] = problems(flows_copy)
+    assert "examples.yaml:anxiety:es: at least 3 examples are needed" in problem
+
+
+def test_it_names_a_missing_label_translation(flows_copy: Path) -> None:
+    edit(language(flows_copy), lambda d: d["intents"]["anxiety"]["label"].pop("es"))
+    [problem] = problems(flows_copy)
+    assert problem.endswith("intents.yaml:anxiety:label.es: missing translation")
+
+
+def test_it_names_a_crisis_category_without_an_intent(flows_copy: Path) -> None:
+    edit(language(flows_copy), lambda d: d["intents"].pop("crisis_danger"))
+    found = problems(flows_copy)
+    expected = "intents.yaml:-:-: crisis category 'danger' has no intent"
+    assert any(p.endswith(expected) for p in found)
+
+
+def test_it_names_schema_errors_in_the_intents_file(flows_copy: Path) -> None:
+    edit(language(flows_copy), lambda d: d["intents"]["stop"].update(classify="sometimes"))
+    [problem] = problems(flows_copy)
+    assert "intents.yaml:-:intents.stop.classify" in problem

@@ -14,6 +14,7 @@ _NOT_NAMES = frozenset(
     very really here there fine ok okay good bad sad scared worried tired sick done sorry alone
     lost high using addicted struggling depressed anxious feeling calling texting writing asking
     looking trying going gonna wondering interested ready afraid able about for with from to
+    can could will would and but or i im me my here hi hey hello
     mañana manana hoy ahora luego despues antes tarde noche muy bien mal triste solo sola
     adicto adicta enfermo enferma preocupado preocupada de la el que por para en un una
     """.split()
@@ -104,13 +105,14 @@ class Answers:
         """A first name the message gives; `asked`: we just asked for one, so less is needed."""
         for m in _EXPLICIT.finditer(text):
             intro = m.group(0)[: m.start(1) - m.start(0)].strip()
-            words = [w for w in m.group(1).split() if w.lower() not in _NOT_NAMES]
-            words = words[: len(words)] if words and m.group(1).split()[0] == words[0] else []
-            if not words:
+            first, *rest = m.group(1).split()
+            if first.lower() in _NOT_NAMES:
                 continue
-            certain = bool(_CERTAIN.match(intro))
-            if not certain and not asked and not words[0][0].isupper():
+            if not _CERTAIN.match(intro) and not asked and not first[0].isupper():
                 continue  # "im scared", "its fine": not names
+            words = [first]
+            if rest and rest[0][0].isupper() and rest[0].lower() not in _NOT_NAMES:
+                words.append(rest[0])  # a surname, written as one
             return " ".join(w.strip("'-").capitalize() if w.islower() else w for w in words)
         return None
 
