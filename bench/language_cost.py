@@ -32,7 +32,10 @@ elapsed = time.perf_counter() - started
 flow = app.extensions["intake"].flow
 for text in ["are opioids addictive?", "i want it all to end", "can someone call me tonight"] * 50:
     flow.language.read(text, "en")
-print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+with open("/proc/self/status") as status:
+    now = [int(line.split()[1]) for line in status if line.startswith("VmRSS:")][0]
+print(json.dumps({{"rss_mb": now / 1024,
+                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "startup_s": elapsed}}))
 """
 
@@ -95,9 +98,10 @@ def main() -> int:
         figures[train] = json.loads(done.stdout.strip().splitlines()[-1])
     with_model, without = figures[True], figures[False]
     print(
-        f"web worker: {with_model['rss_mb']:.0f} MB peak resident after create_app() and 150 "
-        f"messages (goal: at most 100 MB); without the classifier {without['rss_mb']:.0f} MB, "
-        f"so it costs {with_model['rss_mb'] - without['rss_mb']:.0f} MB"
+        f"web worker: {with_model['rss_mb']:.0f} MB resident (peak {with_model['peak_mb']:.0f} MB)"
+        f" after create_app() and 150 messages (goal: at most 100 MB); without the classifier "
+        f"{without['rss_mb']:.0f} MB (peak {without['peak_mb']:.0f} MB), so it costs "
+        f"{with_model['rss_mb'] - without['rss_mb']:.0f} MB"
     )
     print(
         f"start-up: create_app() {with_model['startup_s']:.1f} s with training, "

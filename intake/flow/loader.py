@@ -75,6 +75,9 @@ _Loader.add_implicit_resolver(
 )
 
 
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(text: str) -> Any:
     """Parse flow YAML the way the loader does (YES and NO stay words)."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -435,7 +438,7 @@ def _load_all_examples(
 
 
 def _load_examples(path: Path, problems: list[str]) -> dict[str, dict[str, list[str]]] | None:
-    data = _read(path, problems)
+    data = _read(path, problems, plain_strings=True)
     if data is None:
         return None
     ok = isinstance(data, dict) and all(
@@ -471,10 +474,14 @@ def _parse(path: Path, model: Any, problems: list[str]) -> Any:
         return None
 
 
-def _read(path: Path, problems: list[str]) -> Any:
+def _read(path: Path, problems: list[str], plain_strings: bool = False) -> Any:
+    """Parse a YAML file, or add a problem; `plain_strings`: a long list of quoted texts."""
     try:
         with path.open(encoding="utf-8") as f:
-            data = read_yaml(f.read())
+            text = f.read()
+        # libyaml is far quicker and lighter on thousands of examples; their texts are quoted,
+        # so YAML 1.1 booleans cannot creep in.
+        data = yaml.load(text, Loader=_FAST) if plain_strings else read_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "-"

@@ -7,6 +7,7 @@ weights, and `LinearModel.rank` needs nothing but the standard library.
 
 from __future__ import annotations
 
+import base64
 import math
 from array import array
 from collections import Counter
@@ -30,24 +31,31 @@ def features(words: str) -> list[str]:
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Multinomial logistic regression over TF-IDF features, as plain numbers."""
+    """Multinomial logistic regression over TF-IDF features, as plain numbers.
+
+    Weights are one flat float32 array (feature-major), so a worker keeps a few MB, not tens.
+    """
 
     classes: tuple[str, ...]
     intercepts: tuple[float, ...]
-    idf: dict[str, float]
-    weights: dict[str, array[float]]  # feature -> one weight per class
+    index: dict[str, int]  # feature -> row
+    idf: array[float]  # per row
+    weights: array[float]  # row * len(classes) + class
 
     def rank(self, words: str) -> list[tuple[str, float]]:
         """Every class with its probability, most likely first (ties by name)."""
-        counts = Counter(f for f in features(words) if f in self.idf)
+        counts = Counter(f for f in features(words) if f in self.index)
         scores = list(self.intercepts)
+        k = len(scores)
         if counts:
-            values = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
+            rows = {self.index[f]: (1.0 + math.log(c)) for f, c in counts.items()}
+            values = {row: tf * self.idf[row] for row, tf in rows.items()}
             norm = math.sqrt(sum(v * v for v in values.values()))
-            for f, v in values.items():
+            for row, v in values.items():
                 x = v / norm
-                for i, w in enumerate(self.weights[f]):
-                    scores[i] += w * x
+                base = row * k
+                for i in range(k):
+                    scores[i] += self.weights[base + i] * x
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
@@ -55,20 +63,27 @@ class LinearModel:
         return sorted(ranked, key=lambda p: (-p[1], p[0]))
 
     def to_json(self) -> dict[str, Any]:
+        names = sorted(self.index, key=self.index.__getitem__)
         return {
             "classes": list(self.classes),
             "intercepts": list(self.intercepts),
-            "idf": self.idf,
-            "weights": {f: list(w) for f, w in self.weights.items()},
+            "features": names,
+            "idf": base64.b64encode(self.idf.tobytes()).decode(),
+            "weights": base64.b64encode(self.weights.tobytes()).decode(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LinearModel:
+        idf: array[float] = array("f")
+        idf.frombytes(base64.b64decode(data["idf"]))
+        weights: array[float] = array("f")
+        weights.frombytes(base64.b64decode(data["weights"]))
         return cls(
             classes=tuple(data["classes"]),
             intercepts=tuple(float(x) for x in data["intercepts"]),
-            idf={str(f): float(v) for f, v in data["idf"].items()},
-            weights={str(f): array("d", w) for f, w in data["weights"].items()},
+            index={str(f): i for i, f in enumerate(data["features"])},
+            idf=idf,
+            weights=weights,
         )
 
 
@@ -81,18 +96,14 @@ def fit(texts: list[str], labels: list[str]) -> LinearModel:
     x = vectorizer.fit_transform(texts)
     model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
     model.fit(x, labels)
-    names = vectorizer.get_feature_names_out()
+    names = [str(n) for n in vectorizer.get_feature_names_out()]
     coef = model.coef_.T  # features x classes
-    weights = {
-        str(name): array("d", [round(float(w), DECIMALS) for w in coef[i]])
-        for i, name in enumerate(names)
-    }
-    idf = {
-        str(name): round(float(v), DECIMALS) for name, v in zip(names, vectorizer.idf_, strict=True)
-    }
+    weights = array("f", [round(float(w), DECIMALS) for row in coef for w in row])
+    idf = array("f", [round(float(v), DECIMALS) for v in vectorizer.idf_])
     return LinearModel(
         classes=tuple(str(c) for c in model.classes_),
         intercepts=tuple(round(float(b), DECIMALS) for b in model.intercept_),
+        index={name: i for i, name in enumerate(names)},
         idf=idf,
         weights=weights,
     )

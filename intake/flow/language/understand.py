@@ -77,9 +77,15 @@ class Language:
                     seen.update((w, lang) for w in self.normaliser.expand(text, lang).split())
         near = Normaliser(spec.shorthand, languages)
         near.learn(targets, spec.fuzzy_min_length, targets)
+        count = Counter[str]()
+        for (word, _), n in seen.items():
+            count[word] += n
         for (word, lang), n in seen.items():
-            # ... unless one letter from a rule word: "opiods" is a typo however often seen
-            if n > 1 and (word in targets or not _one_off(near, word)):
+            # ... unless one letter from a much commoner rule word: "opiods" is a typo of
+            # "opioids", while "bueno" is a word of its own beside "buenas"
+            fixed = near.correct(word) if word not in targets else word
+            typo = fixed != word and OSA.distance(fixed, word) == 1 and n * 5 < count[fixed]
+            if n > 1 and not typo:
                 vocab.setdefault(lang, set()).add(word)
         self.normaliser.learn(set().union(*vocab.values()), spec.fuzzy_min_length, targets)
         # Words only one language uses tell which language a message is in.
@@ -211,13 +217,17 @@ class Language:
                 return max(best, key=lambda m: (scores[m.intent], m.intent)).intent, "phrase", ()
             found_ids = {m.intent for m in found}
             usable = {
-                c: v
-                for c, v in scores.items()
-                if c in found_ids or (c != self.spec.none_intent and self.spec.intents[c].classify)
+                c: v for c, v in scores.items() if c in found_ids or self.spec.intents[c].classify
             }
             ordered = sorted(usable.items(), key=lambda kv: (-kv[1], kv[0]))
             first, s1 = ordered[0]
             second, s2 = ordered[1] if len(ordered) > 1 else ("", 0.0)
+            if first == self.spec.none_intent:
+                # "watching a documentary about the opioid epidemic": a mention, not a question
+                if s1 - s2 >= self.spec.margin:
+                    return None, "classifier", ()
+                first, s1 = second, s2
+                second, s2 = ordered[2] if len(ordered) > 2 else ("", 0.0)
             if s1 - s2 >= self.spec.margin or not {first, second} <= found_ids:
                 return first, "phrase", ()
             length = {m.intent: m.words for m in found}
@@ -240,8 +250,3 @@ class Language:
                 return None, "classifier", (first, second)
         return None, "classifier", ()
 
-
-def _one_off(near: Normaliser, word: str) -> bool:
-    """Whether `word` is one letter away from a rule word."""
-    fixed = near.correct(word)
-    return fixed != word and OSA.distance(fixed, word) == 1
