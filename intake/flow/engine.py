@@ -407,8 +407,8 @@ class _Run:
                 f["name"] = _clip(name, 40)
         if "best_time" not in f and asked != "best_time":
             window = parse_when(text, self.now, self.flow.timezone)
-            if window is not None:
-                self.keep_window(_clip(text, 60), window)
+            if window is not None:  # said in passing: shown as its window, not the sentence
+                self.keep_window(self.window_words(window) or _clip(text, 60), window)
         if "for_whom" not in f and asked != "for_whom":
             whom = self.flow.answers.for_whom(reading.words)
             if whom is not None:
@@ -417,6 +417,24 @@ class _Run:
             number = find_phone(text)
             if number:
                 f["callback_number"] = number
+
+    def window_words(self, window: TimeWindow) -> str | None:
+        """'today 6 PM to 9 PM': a window in words, in the session's language."""
+        if window.label in ("now", "any") or window.start is None:
+            return self.label(f"window_{window.label}") if window.label else None
+        tz = self.flow.timezone
+        start, today = window.start.astimezone(tz), self.now.astimezone(tz).date()
+        days = (start.date() - today).days
+        day = (
+            self.label("today")
+            if days <= 0
+            else self.label("tomorrow")
+            if days == 1
+            else self.label(f"weekday_{start.weekday()}")
+        )
+        if window.end is None:
+            return f"{day} {self.label('from')} {_clock(start)}"
+        return f"{day} {_clock(start)} {self.label('to')} {_clock(window.end.astimezone(tz))}"
 
     def keep_window(self, words: str, window: TimeWindow) -> None:
         f = self.session.fields
@@ -710,6 +728,13 @@ def _when(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _clock(moment: datetime) -> str:
+    """6 PM, 6:30 PM, 12 PM."""
+    hour = moment.hour % 12 or 12
+    suffix = "AM" if moment.hour < 12 else "PM"
+    return f"{hour}:{moment.minute:02d} {suffix}" if moment.minute else f"{hour} {suffix}"
 
 
 def _short_answer(text: str) -> str:
