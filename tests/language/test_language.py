@@ -190,3 +190,17 @@ def test_it_meets_the_targets_on_the_evaluation_split(flow: Flow) -> None:
         assert report.crisis_recall == 1.0, lang
         assert report.intent_accuracy >= 0.95, lang
         assert report.calm_false_alarms <= 0.05, lang
+
+
+def test_it_trains_the_same_model_in_every_process(flow: Flow) -> None:
+    """Two gunicorn workers train apart; a message must get the same answer from either."""
+    from intake.flow.loader import _MODELS, _load_all_examples, train_model
+
+    from .evaluate import ROOT
+
+    examples = _load_all_examples(ROOT / "flows/language", []) or {}
+    texts, labels = flow.language.training_data(examples)
+    _MODELS.clear()  # train again in a new child process, as another worker would
+    again = train_model(texts, labels)
+    assert flow.language.model is not None
+    assert again.to_json() == flow.language.model.to_json()
