@@ -212,8 +212,8 @@ class CrisisSpec(Strict):
     mentions: dict[str, dict[str, list[str]]] = {}
     # language -> words that, up to three words before a crisis phrase, make it a mention
     negations: dict[str, list[str]] = {}
-    # language -> phrases that make every crisis phrase in the message a mention
-    calm: dict[str, list[str]] = {}
+    # category (or "all") -> language -> phrases that make that category's phrases mentions
+    calm: dict[str, dict[str, list[str]]] = {}
     # language -> phrases of the past or of general questions: mentions get no lower bar
     context: dict[str, list[str]] = {}
 

@@ -79,10 +79,14 @@ class Rules:
             if negations
             else None
         )
-        self.calm = phrase_pattern(
-            [normaliser.expand(c, lang) for lang, cs in crisis.calm.items() for c in cs]
-            + [plain(c) for cs in crisis.calm.values() for c in cs]
-        )
+        self.calm: dict[str, re.Pattern[str]] = {}
+        for category, by_language in crisis.calm.items():
+            pattern = phrase_pattern(
+                [normaliser.expand(c, lang) for lang, cs in by_language.items() for c in cs]
+                + [plain(c) for cs in by_language.values() for c in cs]
+            )
+            if pattern is not None:
+                self.calm[category] = pattern
         self.context = phrase_pattern(
             [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
         )
@@ -139,7 +143,11 @@ class Rules:
         corrected ("contarle" is one letter from "cortarme") a plain mention. Either way the
         classifier decides, with a higher bar for doubted ones.
         """
-        calm = bool(self.calm and (self.calm.search(plain_text) or self.calm.search(words)))
+        calm = {
+            category
+            for category, pattern in self.calm.items()
+            if pattern.search(plain_text) or pattern.search(words)
+        }
         doubted: tuple[str, str] | None = None
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
@@ -147,7 +155,7 @@ class Rules:
                 if m is None:
                     continue
                 negated = self.negation is not None and self.negation.search(text[: m.start()])
-                if calm or negated:
+                if negated or "all" in calm or category in calm:
                     doubted = doubted or (category, lang)
                 else:
                     return (category, lang), None, False
@@ -160,7 +168,7 @@ class Rules:
         for text, rules in ((plain_text, self.mention_plain), (words, self.mention_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
                 if text and pattern.search(text):
-                    return None, (category, lang), calm
+                    return None, (category, lang), bool(calm)
         return None, None, False
 
     def calm_context(self, words: str) -> bool:
