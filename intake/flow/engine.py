@@ -218,6 +218,7 @@ class _Run:
         self.now = now
         self.events: list[ev.Event] = []
         self.extra: dict[str, str] = {}  # placeholders for this step only ("Did you mean")
+        self.reading: Reading | None = None  # what the person said this step, once read
 
     def finish(self) -> tuple[Session, list[ev.Event]]:
         self.session.updated_at = self.now
@@ -358,8 +359,6 @@ class _Run:
         elif self.session.channel == "voice" and not _ends(chosen.actions):
             self.request_input(self.state())
 
-    reading: Reading | None = None
-
     def act(self, action: Action) -> None:
         s = self.session
         if isinstance(action, SendSnippet):
@@ -463,19 +462,17 @@ class _Run:
         if outcome is not None:
             self.transition(outcome)
             return
-        # Not an answer to the question: maybe the person asked for something else.
+        # Not an answer to the question: maybe the person asked for something else. While we
+        # collect callback details only a phrase they wrote counts, never a classifier guess.
         asking_data = not isinstance(state.input, ChoiceInput)
-        if reading is not None and (reading.intent or reading.clarify):
-            if asking_data and reading.source != "phrase":
-                pass  # a guess must not pull someone out of the callback questions
-            elif reading.intent is not None and self.intent_of(reading) is not None:
-                intent = self.intent_of(reading)
-                assert intent is not None
-                self.do_intent(intent, reading)
-                return
-            elif reading.clarify and not asking_data:
-                self.ask_which(reading.clarify)
-                return
+        trusted = reading is not None and (not asking_data or reading.source == "phrase")
+        intent = self.intent_of(reading) if trusted else None
+        if intent is not None:
+            self.do_intent(intent, reading)
+            return
+        if trusted and reading is not None and reading.clarify and not asking_data:
+            self.ask_which(reading.clarify)
+            return
         self.fail(state)
 
     def interpret(self, state: State, inp: UserInput, reading: Reading | None) -> Transition | None:
