@@ -152,7 +152,6 @@ class FlowSpec(Strict):
     start: str
     # yes/no/skip: answers; self/other/relations: who a callback is for ("my brother")
     vocab: dict[Literal["yes", "no", "skip", "self", "other", "relations"], list[str]]
-    windows: dict[str, list[str]] = {}  # window -> words meaning it
     labels: dict[str, Localized] = {}  # words used to fill prompt placeholders
     messages: dict[str, ChannelText] = {}
     intents: list[Intent] = []

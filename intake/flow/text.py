@@ -1,4 +1,4 @@
-"""Reading what people type or say: normalising, phrase matching, numbers and times."""
+"""Reading what people type or say: normalising, phrase matching and phone numbers."""
 
 from __future__ import annotations
 
@@ -79,35 +79,3 @@ def spoken_digits(e164: str) -> str:
     national = format_phone(e164)
     groups = re.findall(r"\d+", national)
     return ", ".join(" ".join(g) for g in groups)
-
-
-_HOUR = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a m|p m)?\b")
-
-
-def time_window(text: str, windows: dict[str, list[str]]) -> str | None:
-    """The window a free-text time falls in (words first, then a clock time), or None."""
-    norm = normalise(text)
-    for window, words in windows.items():
-        pattern = phrase_pattern(words)
-        if pattern and pattern.search(norm):
-            return window
-    match = _HOUR.search(norm)
-    if not match:
-        return None
-    hour = int(match.group(1))
-    suffix = (match.group(3) or "").replace(" ", "")
-    if hour > 23 or (suffix and not 1 <= hour <= 12):
-        return None
-    if suffix == "pm" and hour != 12:
-        hour += 12
-    elif suffix == "am" and hour == 12:
-        hour = 0
-    elif not suffix and 1 <= hour <= 7:
-        hour += 12  # "call at 5" means the afternoon for a helpline
-    if 5 <= hour < 12:
-        return "morning"
-    if 12 <= hour < 17:
-        return "afternoon"
-    if 17 <= hour < 23:
-        return "evening"
-    return None

@@ -9,26 +9,27 @@ from intake.flow.events import CallbackRequest
 from intake.tasks import Task, new_task_id
 
 NUMBER = "+13125550199"
+# What a confirmed SMS callback for the evening says, in a task or in the request behind it.
+CALLBACK: dict[str, Any] = dict(
+    kind="callback",
+    priority="normal",
+    channel="sms",
+    language="en",
+    from_number=NUMBER,
+    callback_number=NUMBER,
+    name="Sam",
+    best_time="evening",
+    best_time_window="evening",
+    for_whom="self",
+    voicemail_ok=False,
+    text_ok=True,
+)
 
 
 def make_task(task_id: str | None = None, **overrides: Any) -> Task:
     """A normal SMS callback task for +13125550199, created now, unless overridden."""
     data: dict[str, Any] = dict(
-        id=task_id or new_task_id(),
-        kind="callback",
-        priority="normal",
-        created_at=datetime.now(UTC),
-        channel="sms",
-        language="en",
-        from_number=NUMBER,
-        callback_number=NUMBER,
-        name="Sam",
-        best_time="evening",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
-        topics=[],
+        id=task_id or new_task_id(), created_at=datetime.now(UTC), topics=[], **CALLBACK
     )
     data.update(overrides)
     return Task(**data)
@@ -36,19 +37,6 @@ def make_task(task_id: str | None = None, **overrides: Any) -> Task:
 
 def make_request(**overrides: Any) -> CallbackRequest:
     """A confirmed SMS callback request from +13125550199, for the evening, unless overridden."""
-    data: dict[str, Any] = dict(
-        kind="callback",
-        priority="normal",
-        channel="sms",
-        language="en",
-        from_number=NUMBER,
-        callback_number=NUMBER,
-        name="Sam",
-        best_time="evening",
-        best_time_window="evening",
-        for_whom="self",
-        voicemail_ok=False,
-        text_ok=True,
-    )
+    data: dict[str, Any] = dict(CALLBACK)
     data.update(overrides)
     return CallbackRequest(**data)
