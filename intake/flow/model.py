@@ -197,6 +197,7 @@ class LanguageSpec(Strict):
     confidence: float = Field(default=0.55, gt=0, le=1)  # below it, ask "Did you mean"
     phrase_weight: float = Field(default=0.3, ge=0, le=1)  # a phrase found, per word (up to 3)
     margin: float = Field(default=0.15, ge=0, le=1)  # closer than this: "Did you mean"
+    either_words: list[str] = ["or"]  # two intents named either side: "Did you mean"
     crisis_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier's crisis bar
     mention_confidence: float = Field(default=0.2, gt=0, le=1)  # the bar beside a mention
     context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past

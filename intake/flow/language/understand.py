@@ -151,7 +151,7 @@ class Language:
             )
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
-        intent, source, clarify = self._decide(keyword, found, ranked)
+        intent, source, clarify = self._decide(words, keyword, found, ranked)
         return Reading(
             plain=p,
             words=words,
@@ -196,8 +196,12 @@ class Language:
             return self.crisis_classes[crisis[0][0]]
         return None
 
+    def _either(self, words: str) -> bool:
+        return any(w in self.spec.either_words for w in words.split())
+
     def _decide(
         self,
+        words: str,
         keyword: tuple[str, str] | None,
         found: tuple[Match, ...],
         ranked: tuple[tuple[str, float], ...],
@@ -228,7 +232,11 @@ class Language:
                     return None, "classifier", ()
                 first, s1 = second, s2
                 second, s2 = ordered[2] if len(ordered) > 2 else ("", 0.0)
-            if s1 - s2 >= self.spec.margin or not {first, second} <= found_ids:
+            named = sorted(found_ids, key=lambda i: (-scores[i], i))
+            if len(named) > 1 and self._either(words):  # "anxiety or depression": theirs
+                return None, "phrase", (named[0], named[1])
+            both_named = {first, second} <= found_ids
+            if s1 - s2 >= self.spec.margin or not both_named:
                 return first, "phrase", ()
             length = {m.intent: m.words for m in found}
             if length[first] != length[second]:  # the longer phrase says more
