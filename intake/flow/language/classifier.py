@@ -92,7 +92,8 @@ def fit(texts: list[str], labels: list[str]) -> LinearModel:
     from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=1)
+    # min_df=2: a feature seen in one example only is noise, and costs memory in every worker
+    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=2)
     x = vectorizer.fit_transform(texts)
     model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
     model.fit(x, labels)
