@@ -201,6 +201,7 @@ class LanguageSpec(Strict):
     crisis_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier's crisis bar
     mention_confidence: float = Field(default=0.2, gt=0, le=1)  # the bar beside a mention
     context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past
+    negated_confidence: float = Field(default=0.8, gt=0, le=1)  # "im not suicidal"
     category_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier names it
     speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence
 

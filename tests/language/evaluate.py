@@ -22,7 +22,7 @@ from intake.flow.loader import default_params, load_flows
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "eval")
+SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "eval")
 
 
 def load_split(name: str) -> list[dict[str, Any]]:

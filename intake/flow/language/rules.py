@@ -135,13 +135,14 @@ class Rules:
 
     def crisis(
         self, plain_text: str, expanded: str, words: str, prefer: str
-    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None, bool]:
-        """(sure, mention, doubted): the first crisis phrase found, or the first mention.
+    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None, str]:
+        """(sure, mention, doubt): the first crisis phrase found, or the first mention.
 
         A crisis phrase right after a negation ("im not suicidal") or in a calm context
         ("suicide prevention month") is a doubted mention; one found only once typos were
         corrected ("contarle" is one letter from "cortarme") a plain mention. Either way the
-        classifier decides, with a higher bar for doubted ones.
+        classifier decides, with a higher bar for doubted ones: `doubt` says why ("negated",
+        "calm" or "").
         """
         calm = {
             category
@@ -149,6 +150,7 @@ class Rules:
             if pattern.search(plain_text) or pattern.search(words)
         }
         doubted: tuple[str, str] | None = None
+        doubt = ""
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
                 m = pattern.search(text) if text else None
@@ -157,19 +159,20 @@ class Rules:
                 negated = self.negation is not None and self.negation.search(text[: m.start()])
                 if negated or "all" in calm or category in calm:
                     doubted = doubted or (category, lang)
+                    doubt = "calm" if doubt == "calm" or not negated else "negated"
                 else:
-                    return (category, lang), None, False
+                    return (category, lang), None, ""
         if doubted is not None:
-            return None, doubted, True
+            return None, doubted, doubt
         if words != expanded:
             for category, lang, pattern in sorted(self.crisis_words, key=lambda r: r[1] != prefer):
                 if pattern.search(words):
-                    return None, (category, lang), False
+                    return None, (category, lang), ""
         for text, rules in ((plain_text, self.mention_plain), (words, self.mention_words)):
             for category, lang, pattern in sorted(rules, key=lambda r: r[1] != prefer):
                 if text and pattern.search(text):
-                    return None, (category, lang), bool(calm)
-        return None, None, "all" in calm  # calm talk: the classifier alone needs more
+                    return None, (category, lang), "calm" if calm else ""
+        return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
 
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""

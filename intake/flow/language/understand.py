@@ -147,7 +147,7 @@ class Language:
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
             crisis = self._crisis_guess(
-                words, ranked, language or prefer, mention, doubted or answering
+                words, ranked, language or prefer, mention, doubted or ("calm" if answering else "")
             )
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
@@ -172,18 +172,20 @@ class Language:
         ranked: tuple[tuple[str, float], ...],
         language: str,
         mention: tuple[str, str] | None,
-        doubted: bool,
+        doubt: str,
     ) -> tuple[str, str] | None:
         """Crisis by the classifier: a lower bar beside a crisis word, a higher one in doubt."""
         crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
         if not crisis or (mention is None and " " not in words):
             return None  # one word is too little to guess from: crisis words are in the lexicon
-        if mention is None:
-            bar = self.spec.context_confidence if doubted else self.spec.crisis_confidence
-        elif doubted or self.rules.calm_context(words):
-            bar = self.spec.context_confidence  # "im not suicidal", "overdosed last year"
-        else:
+        if doubt == "negated":
+            bar = self.spec.negated_confidence  # "im not suicidal or anything"
+        elif doubt or (mention is not None and self.rules.calm_context(words)):
+            bar = self.spec.context_confidence  # "overdosed last year", an answer to a question
+        elif mention is not None:
             bar = self.spec.mention_confidence
+        else:
+            bar = self.spec.crisis_confidence
         if crisis[0][1] < bar:  # the likeliest crisis class alone must clear the bar
             return None
         category = self._category(ranked) or (mention[0] if mention else None)
