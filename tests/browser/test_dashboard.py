@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -210,18 +210,7 @@ def test_it_flags_a_crisis_as_it_arrives_and_says_what_was_asked(
     expect(page.locator("#open-tasks")).to_contain_text("No open tasks.")
     ny = ZoneInfo("America/New_York")
     store.create_task(
-        make_task(
-            "c0ffee0001",
-            kind="crisis",
-            priority="urgent",
-            crisis_category="self_harm",
-            best_time="tonight after 6",
-            best_time_window="evening",
-            best_time_start=datetime(2026, 11, 24, 18, 0, tzinfo=ny),
-            best_time_end=datetime(2026, 11, 24, 21, 0, tzinfo=ny),
-            for_whom="other",
-            for_whom_detail="brother",
-        )
+        make_task("c0ffee0001", **factories.crisis_for_brother("self_harm", date(2026, 11, 24), ny))
     )
     row = page.locator('#open-tasks tr[data-id="c0ffee0001"]')  # drawn by queue.js
     expect(row.locator(".badge.crisis")).to_have_text("Self-harm", timeout=LIVE_WAIT_MS)

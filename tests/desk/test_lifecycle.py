@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -284,15 +284,7 @@ def test_it_shows_the_new_fields_in_tasks_show_but_keeps_tasks_list_to_the_contr
     redis_conn: Any, settings_env: dict[str, str]
 ) -> None:
     Store(redis_conn).create_task(
-        make_task(
-            kind="crisis",
-            priority="urgent",
-            best_time_start=datetime(2026, 11, 25, 18, 0, tzinfo=NY),
-            best_time_end=datetime(2026, 11, 25, 21, 0, tzinfo=NY),
-            for_whom="other",
-            for_whom_detail="brother",
-            crisis_category="suicide",
-        )
+        make_task(**factories.crisis_for_brother("suicide", date(2026, 11, 25), NY))
     )
     listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)
     assert [list(t) for t in listed] == [list(CONTRACT_FIELDS)]

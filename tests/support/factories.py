@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from intake.flow.events import CallbackRequest
 from intake.tasks import Task, new_task_id
@@ -40,3 +41,18 @@ def make_request(**overrides: Any) -> CallbackRequest:
     data: dict[str, Any] = dict(CALLBACK)
     data.update(overrides)
     return CallbackRequest(**data)
+
+
+def crisis_for_brother(category: str, day: date, tz: ZoneInfo) -> dict[str, Any]:
+    """Fields of an urgent crisis task for someone's brother, who asked for 'tonight after 6'."""
+    return dict(
+        kind="crisis",
+        priority="urgent",
+        crisis_category=category,
+        best_time="tonight after 6",
+        best_time_window="evening",
+        best_time_start=datetime.combine(day, time(18), tz),
+        best_time_end=datetime.combine(day, time(21), tz),
+        for_whom="other",
+        for_whom_detail="brother",
+    )

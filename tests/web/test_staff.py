@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -386,17 +386,7 @@ def test_it_shows_the_crisis_the_time_asked_for_and_whom_the_call_is_for(
     ana: Auth, staff_app: Flask
 ) -> None:
     store_of(staff_app).create_task(
-        make_task(
-            kind="crisis",
-            priority="urgent",
-            crisis_category="suicide",
-            best_time="tonight after 6",
-            best_time_window="evening",
-            best_time_start=datetime(2026, 11, 24, 18, 0, tzinfo=NY),
-            best_time_end=datetime(2026, 11, 24, 21, 0, tzinfo=NY),
-            for_whom="other",
-            for_whom_detail="brother",
-        )
+        make_task(**factories.crisis_for_brother("suicide", date(2026, 11, 24), NY))
     )
     response = ana.client.get("/staff/tasks/t1")
     page, words = response.get_data(as_text=True), text(response)
