@@ -281,3 +281,11 @@ def test_it_refuses_a_wrong_signature(stack: Stack) -> None:
         signature="bm90IGEgc2lnbmF0dXJl",
     )
     assert status == 403, body
+
+
+def test_it_trains_the_classifier_once_before_the_workers_boot(stack: Stack) -> None:
+    log = (stack.workdir / "web.log").read_text(errors="replace")
+    assert log.count("intake: flows ok, intent classifier trained in") == 1, stack.logs()
+    # and the bot reads free text: a question gets its snippet, crisis words the crisis answer
+    assert any("dopamine" in m for m in stack.text("are opioids addictive?")), stack.logs()
+    assert any("988" in m for m in stack.text("i want it all to end")), stack.logs()

@@ -7,7 +7,7 @@ import pytest
 from intake.flow.engine import Flow
 from intake.flow.language.normalise import plain
 
-from .evaluate import evaluate, load_split
+from .evaluate import evaluate, load_flow, load_split
 
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The issue's targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
@@ -206,3 +206,21 @@ def test_it_trains_the_same_model_in_every_process(flow: Flow) -> None:
     again = train_model(texts, labels)
     assert flow.language.model is not None
     assert again.to_json() == flow.language.model.to_json()
+
+
+def test_it_trains_once_per_process_and_its_forks(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gunicorn's master trains; workers forked from it find the model and start at once."""
+    import subprocess
+
+    from intake.flow import loader
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(subprocess, "run", no_training)
+    again = load_flow()
+    assert flow.language.model is not None and again.language.model is not None
+    assert again.language.model.to_json() == flow.language.model.to_json()
+    assert loader._MODELS  # the cache a forked worker inherits
