@@ -48,7 +48,7 @@ def p(samples: list[float], q: int) -> float:
 def main() -> int:
     import yaml
 
-    from intake.flow.language.normalise import plain
+    from intake.flow.text import plain
     from tests.language.evaluate import load_flow
 
     rows = yaml.safe_load((ROOT / "tests/language/dev.yaml").read_text("utf-8"))

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from . import events as ev
 from .language.answers import Answers
-from .language.normalise import plain
 from .language.understand import Language, Reading
 from .language.when import TimeWindow, parse_when, window_for_label
 from .model import (
@@ -37,7 +36,7 @@ from .model import (
     Transition,
     YesNoInput,
 )
-from .text import find_phone, format_phone, parse_phone, phrase_pattern, spoken_digits
+from .text import find_phone, format_phone, parse_phone, phrase_pattern, plain, spoken_digits
 
 # Placeholders a prompt may use; filled from the session and the flow's params.
 PLACEHOLDERS = (

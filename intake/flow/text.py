@@ -5,25 +5,30 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import emoji
 import phonenumbers
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^a-z0-9*#]+")
 
 
-def normalise(text: str) -> str:
-    """Lower case, accents and punctuation gone, single spaces: 'Ñó, STOP!' -> 'no stop'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    plain = _APOSTROPHES.sub("", plain)  # "can't" -> "cant", "od'd" -> "odd"
-    return _NOT_WORD.sub(" ", plain).strip()
+def plain(text: str) -> str:
+    """Lower case, emoji as words, no accents or punctuation: 'Ñó, STOP! 💀' -> 'no stop skull'."""
+    if not text.isascii():
+        text = emoji.demojize(text, delimiters=(" ", " "))
+        text = unicodedata.normalize("NFKD", text.lower())
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    else:
+        text = text.lower()
+    text = _APOSTROPHES.sub("", text)  # "can't" -> "cant", "od'd" -> "odd"
+    return _NOT_WORD.sub(" ", text).strip()
 
 
 def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
     """One regex matching any phrase on word boundaries; `*` ends a word with any suffix."""
     parts = []
     for phrase in phrases:
-        words = normalise(phrase).split()  # normalise keeps `*`
+        words = plain(phrase).split()  # plain keeps `*`
         if not words:
             continue
         pieces = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intake.flow.engine import Flow
-from intake.flow.language.normalise import plain
+from intake.flow.text import plain
 
 from .evaluate import evaluate, load_flow, load_split
 

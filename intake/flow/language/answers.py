@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .normalise import Normaliser, plain
+from ..text import plain
+from .normalise import Normaliser
 
 # Words after "call me" or "I'm" that are not a name.
 _NOT_NAMES = frozenset(

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-import emoji
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-_APOSTROPHES = re.compile(r"['’‘`´]")
-_NOT_WORD = re.compile(r"[^a-z0-9*#]+")
+from ..text import plain
+
 _STRETCHED = re.compile(r"([a-z])\1{2,}")  # "soooo": three or more of one letter
 _DOUBLED = re.compile(r"([a-z])\1")
-
-
-def plain(text: str) -> str:
-    """Lower case, emoji as words, no accents or punctuation: 'Ñó, STOP! 💀' -> 'no stop skull'."""
-    if not text.isascii():
-        text = emoji.demojize(text, delimiters=(" ", " "))
-        text = unicodedata.normalize("NFKD", text.lower())
-        text = "".join(c for c in text if not unicodedata.combining(c))
-    else:
-        text = text.lower()
-    text = _APOSTROPHES.sub("", text)  # "can't" -> "cant", "od'd" -> "odd"
-    return _NOT_WORD.sub(" ", text).strip()
 
 
 class Normaliser:

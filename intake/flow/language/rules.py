@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from ..model import CrisisSpec, LanguageSpec
-from ..text import phrase_pattern
-from .normalise import Normaliser, plain
+from ..text import phrase_pattern, plain
+from .normalise import Normaliser
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 
 from ..model import CrisisSpec, LanguageSpec
+from ..text import plain
 from .classifier import LinearModel
-from .normalise import Normaliser, plain
+from .normalise import Normaliser
 from .rules import Match, Rules
 
 
