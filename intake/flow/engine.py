@@ -555,7 +555,7 @@ class _Run:
         if reading is None or not reading.words:
             return None
         for choice in spec.choices:
-            words = _normalised(self.flow, tuple(choice.words))
+            words = self.flow.language.normaliser.forms(tuple(choice.words))
             if reading.words in words or reading.plain in words:
                 return Transition(actions=choice.actions, next=choice.next)
         if inp.speech:
@@ -739,23 +739,7 @@ def _short_answer(text: str) -> str:
     return head if head.strip() else text
 
 
-_NORMALISED: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
 _PATTERNS: dict[tuple[str, ...], re.Pattern[str] | None] = {}
-
-
-def _normalised(flow: Flow, words: tuple[str, ...]) -> frozenset[str]:
-    key = (id(flow.language), words)
-    cached = _NORMALISED.get(key)
-    if cached is None:
-        n = flow.language.normaliser
-        cached = frozenset(
-            form
-            for w in words
-            for lang in flow.spec.languages
-            for form in (n.expand(w, lang), plain(w))
-        )
-        _NORMALISED[key] = cached
-    return cached
 
 
 def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:

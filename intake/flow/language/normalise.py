@@ -42,6 +42,7 @@ class Normaliser:
                 by_length.setdefault(len(word), []).append(word)
         self._by_length = by_length
         self.correct.cache_clear()
+        self.forms.cache_clear()
 
     def expand(self, text: str, language: str) -> str:
         """Plain words with texting shorthand spelled out: 'pls call u' -> 'please call you'."""
@@ -56,6 +57,16 @@ class Normaliser:
     def words(self, text: str, language: str) -> str:
         """Expanded, with typos corrected to the vocabulary: 'anxeity' -> 'anxiety'."""
         return " ".join(self.correct(w) for w in self.expand(text, language).split())
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one Normaliser per loaded flow
+    def forms(self, words: tuple[str, ...]) -> frozenset[str]:
+        """Every way `words` may arrive: plain, or spelled out in any of the flow's languages."""
+        return frozenset(
+            form
+            for w in words
+            for lang in self.languages
+            for form in (self.expand(w, lang), plain(w))
+        )
 
     def unstretch(self, word: str) -> str:
         """'sooo' -> 'so', 'killl' -> 'kill': the form the vocabulary knows, else one letter."""
