@@ -13,7 +13,7 @@ from rq import Queue, Retry
 
 from .flow import engine
 from .flow import events as ev
-from .flow.engine import Flow, Session, Trigger, UserInput
+from .flow.engine import Flow, Reading, Session, Trigger, UserInput
 from .flow.model import Channel
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, Store, mask
 from .tasks import new_task_id, task_from_request
@@ -68,8 +68,9 @@ class Conversations:
                 return Step(session=None, events=[], duplicate=True)
             now = self.clock()
             if channel == "sms" and opted_out:
-                if not self._opts_back_in(inp):
-                    self._silent_crisis_check(session, channel, contact, inp, now)
+                reading = engine.read(self.flow, inp.text) if inp else None  # read once
+                if reading is None or not engine.opts_in(self.flow, reading):
+                    self._silent_crisis_check(session, channel, contact, reading, now)
                     return Step(session=session, events=[])
             if session is None:
                 trigger = Trigger(
@@ -147,21 +148,16 @@ class Conversations:
         )
         log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
 
-    def _opts_back_in(self, inp: UserInput | None) -> bool:
-        return inp is not None and engine.opts_in(self.flow, inp.text)
-
     def _silent_crisis_check(
         self,
         session: Session | None,
         channel: Channel,
         contact: str,
-        inp: UserInput | None,
+        reading: Reading | None,
         now: datetime,
     ) -> None:
         """An opted-out person gets no reply, but crisis language still reaches staff."""
-        if inp is None:
-            return
-        found = engine.read(self.flow, inp.text).crisis
+        found = reading.crisis if reading is not None else None
         if found is None:
             return
         base = session or Session(

@@ -196,9 +196,8 @@ def read(flow: Flow, text: str, language: str | None = None) -> Reading:
     return flow.language.read(text, language or flow.spec.languages[0])
 
 
-def opts_in(flow: Flow, text: str) -> bool:
+def opts_in(flow: Flow, reading: Reading) -> bool:
     """Whether a message is a clear request to get texts again (START)."""
-    reading = read(flow, text)
     intent = flow.intent(reading.keyword[0]) if reading.keyword else None
     return intent is not None and "opt_in" in intent.actions
 
