@@ -31,10 +31,6 @@ class Reading:
     original: str = ""  # as written: names keep their capitals, times their colons
     ranked: tuple[tuple[str, float], ...] = field(default=(), repr=False)
 
-    @property
-    def empty(self) -> bool:
-        return not self.words
-
 
 class Language:
     """Normalise -> match (keywords, phrases, fuzzy) -> classify. Deterministic, no I/O."""
