@@ -1,7 +1,8 @@
 """Every kind of text the workers send, checked by Prism against Twilio's OpenAPI description.
 
-Prism (installed once into .cache/prism with npm) serves ../shared/twilio-openapi as a mock that
-refuses any request the schema does not allow; the real twilio client is pointed at it.
+Prism (installed once into .cache/prism with npm) serves tests/support/twilio-openapi (Twilio's
+own description, MIT, copied into the repo) as a mock that refuses any request the schema does
+not allow; the real twilio client is pointed at it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.support.worker import enqueue_task, new_task, work
 from .conftest import ESCALATION, STAFF_1, STAFF_2, WorkerEnv
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT.parent / "shared" / "twilio-openapi" / "twilio_api_v2010.json"
+SPEC = ROOT / "tests" / "support" / "twilio-openapi" / "twilio_api_v2010.json"
 PRISM_VERSION = "5.16.0"
 PRISM_DIR = ROOT / ".cache" / "prism"
 PRISM = PRISM_DIR / "node_modules" / ".bin" / "prism"
