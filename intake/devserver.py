@@ -29,6 +29,7 @@ DEV_PHONE = "+17275550199"  # fictional 555-01xx numbers that phonenumbers accep
 DEV_ON_CALL = "+17275550198"
 READY_TIMEOUT = 30.0  # seconds to wait for /healthz before telling the user where to look
 HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
+REDIS_CONF = ROOT / "deploy" / "redis.conf"  # the code's own, wherever `intake dev` runs
 
 
 def run(port: int | None = None, root: Path | None = None) -> int:
@@ -72,7 +73,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
     try:
         if embedded:
-            redis = start_redis(data_dir=root / "var" / "redis", appendonly=True)
+            redis = start_embedded_redis(root)
             env["REDIS_URL"] = redis.url
         if uses_dev_credentials(env):
             # Fake credentials cannot reach Twilio: print what the worker would text instead.
@@ -120,6 +121,11 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             outbox.stop()
         signal.signal(signal.SIGTERM, previous_sigterm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def start_embedded_redis(root: Path) -> RedisProcess:
+    """The Redis of `make run`: deploy/redis.conf (append-only file on), its data in var/redis/."""
+    return start_redis(data_dir=root / "var" / "redis", config=REDIS_CONF)
 
 
 class Terminated(Exception):
