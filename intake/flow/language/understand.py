@@ -179,10 +179,10 @@ class Language:
         if doubt == "negated" and mention is not None and mention[0] != guessed:
             # "i dont want to die, i just cut": the negation is about another crisis
             doubt, mention = "", None
+        if mention is None and guessed in self.rules.calm_categories(plain(words), words):
+            return None  # no crisis word, and the calm use of one: "cutting onions"
         if doubt == "negated":
             bar = self.spec.negated_confidence  # "im not suicidal or anything"
-        elif mention is None and guessed in self.rules.calm_categories(plain(words), words):
-            bar = self.spec.negated_confidence  # no crisis word, and "cutting onions"
         elif doubt or (mention is not None and self.rules.calm_context(words)):
             bar = self.spec.context_confidence  # "overdosed last year", an answer to a question
         elif mention is not None:
