@@ -164,8 +164,12 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
 
 
 def add_missing_dev_secrets(path: Path) -> None:
-    """Give a .env written before ENCRYPTION_KEYS existed a generated key, once."""
-    if os.environ.get("ENCRYPTION_KEYS") or dotenv_values(path).get("ENCRYPTION_KEYS"):
+    """Give a .env that `make run` wrote before ENCRYPTION_KEYS existed a generated key, once;
+    one with real credentials is the user's to edit (start-up then names the missing key)."""
+    values = {k: v or "" for k, v in dotenv_values(path).items()}
+    if os.environ.get("ENCRYPTION_KEYS") or values.get("ENCRYPTION_KEYS"):
+        return
+    if not uses_dev_credentials({**values, **os.environ}):
         return
     lines = [line for line in path.read_text().splitlines() if line.strip() != "ENCRYPTION_KEYS="]
     path.write_text("\n".join([*lines, f"ENCRYPTION_KEYS={generate_key()}"]) + "\n")

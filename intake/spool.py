@@ -90,9 +90,15 @@ class Spool:
             data = b""
             while chunk := os.read(fd, 1 << 16):
                 data += chunk
-            records = self._read(data)
+            records, unreadable = self._read(data)
             for record in records:
                 apply(record)
+            if unreadable:
+                # A torn last line (a crash mid-write) or a key no longer configured: set it
+                # aside where an operator finds it, never drop it silently.
+                with (self.directory / REJECTED_NAME).open("ab") as rejected:
+                    rejected.write(b"".join(line + b"\n" for line in unreadable))
+                log.error("%d spool line(s) unreadable; kept in %s", len(unreadable), REJECTED_NAME)
             os.ftruncate(fd, 0)
             os.fsync(fd)
         finally:
@@ -101,8 +107,9 @@ class Spool:
             log.warning("replayed %d spooled record(s)", len(records))
         return len(records)
 
-    def _read(self, data: bytes) -> list[Record]:
-        records = []
+    def _read(self, data: bytes) -> tuple[list[Record], list[bytes]]:
+        """The records in the file, and the lines that could not be read."""
+        records, unreadable = [], []
         for line in data.split(b"\n"):
             if not line.strip():
                 continue
@@ -110,12 +117,8 @@ class Spool:
                 fields = json.loads(self.keys.decrypt(line.strip()))
                 records.append(Record(**fields))
             except (InvalidToken, ValueError, TypeError):
-                # A torn last line (a crash mid-write) or a key no longer configured: set it
-                # aside where an operator finds it, never drop it silently.
-                with (self.directory / REJECTED_NAME).open("ab") as rejected:
-                    rejected.write(line.strip() + b"\n")
-                log.error("a spool line could not be read; kept in %s", REJECTED_NAME)
-        return records
+                unreadable.append(line.strip())
+        return records, unreadable
 
 
 class Drainer:
