@@ -12,9 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .conversation import Conversations
+from .crypto import MultiFernet, keyring
 from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
+from .spool import Spool
 from .store import Store
 
 FLOW_ID = "helpline"
@@ -26,6 +28,7 @@ class Services:
 
     settings: Settings
     flow: Flow
+    keys: MultiFernet  # ENCRYPTION_KEYS: the session copies in URLs and cookies, the spool
     redis: Redis
     store: Store
     conversations: Conversations
@@ -66,12 +69,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
+    keys = keyring(settings.encryption_keys)
+    spool = Spool(settings.spool_dir, keys)
     app.extensions["intake"] = Services(
         settings=settings,
         flow=flow,
+        keys=keys,
         redis=redis,
         store=store,
-        conversations=Conversations(flow, store, redis, tz=settings.business_timezone),
+        conversations=Conversations(flow, store, redis, settings.business_timezone, spool),
     )
     from .web import health, sms, staff, voice
 

@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 
 from .app import load_flow
 from .config import ROOT, Settings, envint
+from .crypto import generate_key
 from .devoutbox import DevOutbox
 from .redis_server import RedisProcess, RedisStartError, start_redis
 
@@ -50,6 +51,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             f"Created {env_file.name} with development values (fake Twilio credentials, "
             f"a random SECRET_KEY); edit it to use a real Twilio account."
         )
+    add_missing_dev_secrets(env_file)
     env = load_env(env_file)
     # Without --port or PORT, keep to the port in PUBLIC_BASE_URL so `make chat` finds the app.
     port = port or envint(env, "PORT", local_port(env.get("PUBLIC_BASE_URL", "")), minimum=1)
@@ -151,6 +153,7 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
         "TWILIO_PHONE_NUMBER": DEV_PHONE,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": secrets.token_urlsafe(32),
+        "ENCRYPTION_KEYS": generate_key(),
         # texts to this on-call number show in the terminal ("[dev outbox] ...")
         "STAFF_NOTIFY_NUMBERS": DEV_ON_CALL,
     }
@@ -164,6 +167,19 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
     out.extend(f"{name}={value}" for name, value in values.items())
     path.write_text("\n".join(out) + "\n")
     path.chmod(0o600)  # it holds secrets
+
+
+def add_missing_dev_secrets(path: Path) -> None:
+    """Give a .env that `make run` wrote before ENCRYPTION_KEYS existed a generated key, once;
+    one with real credentials is the user's to edit (start-up then names the missing key)."""
+    values = {k: v or "" for k, v in dotenv_values(path).items()}
+    if os.environ.get("ENCRYPTION_KEYS") or values.get("ENCRYPTION_KEYS"):
+        return
+    if not uses_dev_credentials({**values, **os.environ}):
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip() != "ENCRYPTION_KEYS="]
+    path.write_text("\n".join([*lines, f"ENCRYPTION_KEYS={generate_key()}"]) + "\n")
+    print(f"Added a generated ENCRYPTION_KEYS to {path.name}.")
 
 
 def load_env(env_file: Path) -> dict[str, str]:

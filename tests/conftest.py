@@ -11,6 +11,7 @@ import pytest
 from redis import Redis
 
 from intake.config import Settings
+from intake.crypto import generate_key
 from intake.redis_server import start_redis
 from workers import jobs
 
@@ -47,6 +48,7 @@ def session_settings_env(redis_url: str) -> dict[str, str]:
         "TWILIO_PHONE_NUMBER": "+17275550199",
         "PUBLIC_BASE_URL": "https://intake.example.org",
         "SECRET_KEY": "x" * 32,
+        "ENCRYPTION_KEYS": generate_key(),
     }
 
 
