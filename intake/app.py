@@ -45,7 +45,13 @@ def load_flow(settings: Settings, train: bool = True) -> Flow:
     `train`: fit the intent classifier too (the web app needs it; workers and checks don't).
     """
     params = default_params(settings.admissions_phone, settings.program_name)
-    flows = load_flows(settings.flows_dir, params, settings.business_timezone, train=train)
+    flows = load_flows(
+        settings.flows_dir,
+        params,
+        settings.business_timezone,
+        train=train,
+        cache=settings.model_cache_dir,
+    )
     return flows[FLOW_ID]
 
 

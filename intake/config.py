@@ -147,6 +147,8 @@ class Settings:
     # data at rest and in flight: Fernet keys, newest first; the local spool for Redis outages
     encryption_keys: tuple[str, ...] = ()
     spool_dir: Path = Path("var/spool")
+    # the trained intent classifier, kept by a hash of its data so a restart need not retrain
+    model_cache_dir: Path = Path("var/cache")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +210,7 @@ class Settings:
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
             encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
             spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
+            model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
         )
 
     def voice_for(self, language: str) -> str:

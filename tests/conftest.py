@@ -39,9 +39,13 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-def session_settings_env(redis_url: str) -> dict[str, str]:
+def session_settings_env(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Environment variables that Settings.from_env accepts; copy before changing them."""
     return {
+        # one trained classifier for the whole run, in-process apps and gunicorn alike
+        "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache")),
         "REDIS_URL": redis_url,
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "test-auth-token",
