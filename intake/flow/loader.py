@@ -232,25 +232,24 @@ def train_model(texts: list[str], labels: list[str], cache: Path | None = None) 
     key = hashlib.sha256(payload.encode()).hexdigest()
     if key in _MODELS:  # the same data in the same process: the same model
         return _MODELS[key]
-    path = cache / f"intents-{key[:32]}.json" if cache is not None else None
+    path = cache / f"intents-{key[:32]}.bin" if cache is not None else None
     model = _read_model(path) if path is not None else None
     if model is None:
-        model_json = _fit_in_child(payload)
-        model = LinearModel.from_json(model_json)
+        data = _fit_in_child(payload)
+        model = LinearModel.from_bytes(data)
         if path is not None:
-            _write_model(path, model_json)
+            _write_model(path, data)
     _MODELS[key] = model
     return model
 
 
-def _fit_in_child(payload: str) -> dict[str, Any]:
+def _fit_in_child(payload: str) -> bytes:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "intake.flow.language.train"],
-            input=payload,
+            input=payload.encode(),
             capture_output=True,
-            text=True,
             env=env,
             timeout=TRAIN_TIMEOUT_SECONDS,
             check=False,
@@ -258,26 +257,26 @@ def _fit_in_child(payload: str) -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired) as e:
         raise FlowError([f"flows/language:-:-: training the intent classifier failed: {e}"]) from e
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        stderr = done.stderr.decode(errors="replace").strip()
+        last = (stderr.splitlines() or ["no output"])[-1]
         raise FlowError([f"flows/language:-:-: training the intent classifier failed: {last}"])
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return done.stdout
 
 
 def _read_model(path: Path) -> LinearModel | None:
     """The cached model, or None when there is none or it cannot be read (then: train)."""
     try:
-        return LinearModel.from_json(json.loads(path.read_text("utf-8")))
+        return LinearModel.from_bytes(path.read_bytes())
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write_model(path: Path, model_json: dict[str, Any]) -> None:
+def _write_model(path: Path, data: bytes) -> None:
     """Keep the model for the next start; a folder that refuses only costs that start time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(json.dumps(model_json), "utf-8")
+        partial.write_bytes(data)
         os.replace(partial, path)  # whole or not at all: a reader never sees half a file
     except OSError:
         pass

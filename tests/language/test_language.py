@@ -243,7 +243,7 @@ def test_it_trains_the_same_model_in_every_process(flow: Flow) -> None:
     _MODELS.clear()  # train again in a new child process, as another worker would
     again = train_model(texts, labels)
     assert flow.language.model is not None
-    assert again.to_json() == flow.language.model.to_json()
+    assert again.to_bytes() == flow.language.model.to_bytes()
 
 
 def test_it_trains_once_per_process_and_its_forks(
@@ -260,5 +260,5 @@ def test_it_trains_once_per_process_and_its_forks(
     monkeypatch.setattr(subprocess, "run", no_training)
     again = load_flow()
     assert flow.language.model is not None and again.language.model is not None
-    assert again.language.model.to_json() == flow.language.model.to_json()
+    assert again.language.model.to_bytes() == flow.language.model.to_bytes()
     assert loader._MODELS  # the cache a forked worker inherits

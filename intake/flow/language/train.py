@@ -1,4 +1,4 @@
-"""`python -m intake.flow.language.train`: JSON {texts, labels} in, a LinearModel's JSON out.
+"""`python -m intake.flow.language.train`: JSON {texts, labels} in, a LinearModel's bytes out.
 
 The loader runs this in a child process so that scikit-learn never loads in a web worker.
 """
@@ -14,7 +14,7 @@ from .classifier import fit
 def main() -> int:
     data = json.load(sys.stdin)
     model = fit(list(data["texts"]), list(data["labels"]))
-    json.dump(model.to_json(), sys.stdout, separators=(",", ":"))
+    sys.stdout.buffer.write(model.to_bytes())
     return 0
 
 
