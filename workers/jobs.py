@@ -35,7 +35,7 @@ from intake.tasks import Task, iso
 
 log = logging.getLogger(__name__)
 
-# Tests only (tests/e2e/test_worker_crash.py): "<point>:<file>" makes the job that reaches
+# Tests only (tests/e2e/test_worker_crash.py): "<point>=<file>" makes the job that reaches
 # checkpoint(<point>) write its pid to <file> and wait there to be killed. Never set it elsewhere.
 PAUSE_VARIABLE = "INTAKE_TEST_PAUSE_AT"
 
@@ -60,7 +60,7 @@ def _job() -> Job:
 
 def checkpoint(point: str) -> None:
     """A named point inside a job where a test can stop the worker deterministically."""
-    point_at, _, marker = os.environ.get(PAUSE_VARIABLE, "").partition(":")
+    point_at, _, marker = os.environ.get(PAUSE_VARIABLE, "").partition("=")
     if point_at != point or not marker:
         return
     log.warning("paused at %s for a test (%s is set)", point, PAUSE_VARIABLE)
@@ -108,6 +108,7 @@ def create_task(task: dict[str, Any]) -> str:
                 parsed.id,
                 job_id=f"notify-task-{parsed.id}",
                 unique=True,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": parsed.id, "channel": "notifications"},
@@ -187,6 +188,7 @@ def notify_task(task_id: str) -> int:
                 d.func,
                 *d.args,
                 job_id=d.job_id,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": d.channel, "delivery": d.key},
@@ -200,6 +202,7 @@ def notify_task(task_id: str) -> int:
                 task.id,
                 e.level,
                 job_id=n.escalation_job_id(task.id, e.level),
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": f"escalation {e.level}"},
@@ -305,6 +308,7 @@ def escalate(task_id: str, level: int) -> int:
                 level,
                 job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number)}",
                 unique=True,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": f"escalation {level} sms {mask(number)}"},
