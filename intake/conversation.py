@@ -135,8 +135,10 @@ class Conversations:
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
                 if channel == "voice" and (fresh or carried is not None):
                     # Twilio asked again for a step it had: the same answer, and nothing done.
+                    # From the copy the request carried: Redis may hold the step's result by now.
+                    repeated = None if fresh else carried
                     session, events = self._advance(
-                        channel, key, contact, inp, before, now, Link(up=False)
+                        channel, key, contact, inp, repeated, now, Link(up=False)
                     )
                     return Step(session=session, events=events, duplicate=True)
                 return Step(session=None, events=[], duplicate=True)

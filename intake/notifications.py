@@ -36,6 +36,9 @@ REMIND_JOB = "workers.jobs.remind_owner"
 ON_FAILURE = Callback("workers.jobs.delivery_failed")
 # Temporary failures (timeouts, 5xx, 429) back off; permanent ones are not retried at all.
 SEND_RETRY = Retry(max=5, interval=[5, 15, 60, 180, 600])
+# A send waits at most 10 s for Twilio, SMTP or the CRM (and as long for a Twilio lookup): a job
+# still running after a minute is stuck, and RQ stops it and retries it.
+SEND_JOB_TIMEOUT = 60
 UNCLAIMED = ("new", "reopened")
 ESCALATION_LEVELS = (1, 2)  # 1: on-call staff again; 2: ESCALATION_NUMBERS (urgent only)
 
@@ -134,6 +137,7 @@ def schedule_reminder(redis: Redis, task: Task, owner: StaffAccount, now: dateti
         owner.email,
         due,
         job_id=f"remind-{task.id}-{int(task.due_at.timestamp())}",
+        job_timeout=SEND_JOB_TIMEOUT,
         retry=SEND_RETRY,
         on_failure=ON_FAILURE,
         meta={"task": task.id, "channel": "reminder sms"},

@@ -21,11 +21,12 @@ import json
 import logging
 import smtplib
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
 UNSUBSCRIBED = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
 TIMEOUT_SECONDS = 10.0
+# An interrupted send is looked up at Twilio only once it cannot still be in flight...
+IN_FLIGHT_MARGIN = 5.0
+# ...among our latest messages to that number, created after its intent (clocks may differ).
+LOOKUP_LIMIT = 100
+CLOCK_MARGIN = 300.0
 
 
 class TransportError(Exception):
@@ -102,8 +108,13 @@ class Outbound:
             settings.twilio_api_base_url, timeout=timeout
         )
 
-    def send_sms(self, to: str, body: str) -> str:
-        """Text `body` to `to`; returns Twilio's message SID. Raises OptedOut or TransportError."""
+    def send_sms(self, to: str, body: str, key: str = "") -> str:
+        """Text `body` to `to`; returns Twilio's message SID. Raises OptedOut or TransportError.
+
+        With an idempotency `key` (a job's id), a second call sends nothing: it returns the SID
+        recorded by the first, or, when the first was cut short before recording one, the SID
+        of the message Twilio holds from it (see `_already_accepted`).
+        """
         if self.store.is_opted_out(to):
             log.info("sms to %s not sent: the number opted out", mask(to))
             raise OptedOut(f"{mask(to)} opted out")
@@ -112,17 +123,66 @@ class Outbound:
             self.settings.twilio_auth_token,
             http_client=self.http_client,
         )
+        if key:
+            earlier = self._already_accepted(client, to, body, key)
+            if earlier:
+                return earlier
+            self.store.send_intended(key, time.time())
         try:
             message = client.messages.create(
                 to=to, from_=self.settings.twilio_phone_number, body=body
             )
         except (TwilioRestException, TwilioServiceException) as e:
+            if key:
+                self.store.send_refused(key)  # Twilio answered with an error: no message exists
             raise self._twilio_error(to, e.status, e.code) from None
         except requests.RequestException as e:
             log.warning("sms to %s: %s", mask(to), type(e).__name__)
             raise TransportError(f"twilio unreachable: {type(e).__name__}") from None
         log.info("sms to %s accepted by twilio", mask(to))
+        if key:
+            self.store.send_done(key, str(message.sid))
         return str(message.sid)
+
+    def _already_accepted(self, client: Client, to: str, body: str, key: str) -> str | None:
+        """The SID of a message an earlier attempt under `key` got Twilio to accept, if any.
+
+        An attempt that recorded its intent but no SID was cut short (a crash, a timeout) at a
+        point where Twilio may or may not have accepted it. Twilio is asked, once the attempt
+        can no longer be in flight: its recent messages from our number to `to` with our body,
+        created after the intent (less a margin for clocks).
+        """
+        intent_at, outcome = self.store.send_record(key)
+        if outcome is not None:
+            log.info("sms to %s: sent before (%s), not sent again", mask(to), outcome)
+            return outcome
+        if intent_at is None:
+            return None
+        age = time.time() - intent_at
+        if age < self.timeout + IN_FLIGHT_MARGIN:
+            raise TransportError("an earlier attempt may still be in flight")
+        since = datetime.fromtimestamp(intent_at - CLOCK_MARGIN, UTC)
+        try:
+            recent = client.messages.stream(
+                to=to, from_=self.settings.twilio_phone_number, limit=LOOKUP_LIMIT
+            )
+            for message in recent:
+                created = message.date_created
+                if message.body and body in message.body and created and created >= since:
+                    sid = str(message.sid)
+                    log.warning("sms to %s: an interrupted attempt had been accepted", mask(to))
+                    self.store.send_done(key, sid)
+                    return sid
+        except TwilioException as e:  # a refusal, or a page it could not read
+            response = e.args[-1] if e.args else None
+            status = getattr(e, "status", None) or getattr(response, "status_code", "?")
+            log.warning("sms lookup for %s failed: http %s", mask(to), status)
+            raise TransportError(f"twilio lookup failed: http {status}") from None
+        except requests.RequestException as e:
+            log.warning("sms lookup for %s: %s", mask(to), type(e).__name__)
+            raise TransportError(f"twilio unreachable: {type(e).__name__}") from None
+        log.info("sms to %s: an interrupted attempt had not been accepted; sending", mask(to))
+        return None
 
     def _twilio_error(self, to: str, status: int, code: int | None) -> TransportError:
         log.warning("sms to %s refused: http %s, twilio error %s", mask(to), status, code)
@@ -132,13 +192,25 @@ class Outbound:
         permanent = 400 <= status < 500 and status != 429
         return TransportError(f"twilio http {status}, error {code}", permanent=permanent)
 
-    def send_email(self, to: str, subject: str, body: str) -> None:
-        """Email a plain-text message from SMTP_FROM, with STARTTLS and login when configured."""
+    def send_email(self, to: str, subject: str, body: str, key: str = "") -> None:
+        """Email a plain-text message from SMTP_FROM, with STARTTLS and login when configured.
+
+        With an idempotency `key`, a second call after a recorded send does nothing; one after
+        an interrupted send sends again with the same Message-ID (SMTP cannot be asked what it
+        took, and mail clients show one message per Message-ID).
+        """
         s = self.settings
+        if key and self.store.send_record(key)[1] is not None:
+            log.info("email sent before, not sent again")
+            return
         message = EmailMessage()
         message["From"] = s.smtp_from
         message["To"] = to
         message["Subject"] = subject
+        if key:
+            domain = s.smtp_from.rpartition("@")[2] or "intake"
+            message["Message-ID"] = f"<{key}@{domain}>"
+            self.store.send_intended(key, time.time())
         message.set_content(body)
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
@@ -158,13 +230,24 @@ class Outbound:
             log.warning("email: %s", type(e).__name__)
             raise TransportError(f"smtp unreachable: {type(e).__name__}") from None
         log.info("email sent")
+        if key:
+            self.store.send_done(key, "sent")
 
     def _smtp_error(self, code: int) -> TransportError:
         log.warning("email refused: smtp %s", code)
         return TransportError(f"smtp {code}", permanent=code >= 500)
 
-    def post_webhook(self, url: str, payload: dict[str, Any]) -> int:
-        """POST `payload` as signed JSON; returns the HTTP status."""
+    def post_webhook(self, url: str, payload: dict[str, Any], key: str = "") -> int:
+        """POST `payload` as signed JSON; returns the HTTP status.
+
+        With an idempotency `key`, it is sent as `Idempotency-Key` (the same on every attempt,
+        so the receiver can drop repeats) and a second call after an accepted POST does nothing.
+        """
+        if key:
+            _, outcome = self.store.send_record(key)
+            if outcome is not None:
+                log.info("webhook accepted before, not posted again")
+                return int(outcome)
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -173,6 +256,9 @@ class Outbound:
             "X-Intake-Timestamp": timestamp,
             "X-Intake-Signature": sign(self.settings.crm_webhook_secret, timestamp, body),
         }
+        if key:
+            headers["Idempotency-Key"] = key
+            self.store.send_intended(key, time.time())
         try:
             response = requests.post(
                 url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
@@ -183,6 +269,8 @@ class Outbound:
         status = response.status_code
         if 200 <= status < 300:
             log.info("webhook accepted: http %s", status)
+            if key:
+                self.store.send_done(key, str(status))
             return status
         log.warning("webhook refused: http %s", status)
         temporary = status == 429 or status >= 500

@@ -9,10 +9,13 @@ way `delivery_failed` (their on_failure callback) flags the task when no retry i
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +35,10 @@ from intake.tasks import Task, iso
 
 log = logging.getLogger(__name__)
 
+# Tests only (tests/e2e/test_worker_crash.py): "<point>=<file>" makes the job that reaches
+# checkpoint(<point>) write its pid to <file> and wait there to be killed. Never set it elsewhere.
+PAUSE_VARIABLE = "INTAKE_TEST_PAUSE_AT"
+
 
 @cache
 def settings() -> Settings:
@@ -49,6 +56,17 @@ def _job() -> Job:
     if job is None:
         raise RuntimeError("workers.jobs functions run inside an RQ worker")
     return job
+
+
+def checkpoint(point: str) -> None:
+    """A named point inside a job where a test can stop the worker deterministically."""
+    point_at, _, marker = os.environ.get(PAUSE_VARIABLE, "").partition("=")
+    if point_at != point or not marker:
+        return
+    log.warning("paused at %s for a test (%s is set)", point, PAUSE_VARIABLE)
+    Path(marker).write_text(str(os.getpid()))
+    while True:
+        time.sleep(1)
 
 
 def _redis() -> Redis:
@@ -82,6 +100,7 @@ def create_task(task: dict[str, Any]) -> str:
     store = Store(redis)
     created = store.create_task(parsed)
     log.info("task %s %s (%s)", parsed.id, "created" if created else "already stored", parsed.kind)
+    checkpoint("create_task:stored")
     if not store.notifications_queued(parsed.id):
         try:
             Queue(n.queue_name(parsed), connection=redis).enqueue(
@@ -89,6 +108,7 @@ def create_task(task: dict[str, Any]) -> str:
                 parsed.id,
                 job_id=f"notify-task-{parsed.id}",
                 unique=True,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": parsed.id, "channel": "notifications"},
@@ -168,6 +188,7 @@ def notify_task(task_id: str) -> int:
                 d.func,
                 *d.args,
                 job_id=d.job_id,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": d.channel, "delivery": d.key},
@@ -181,6 +202,7 @@ def notify_task(task_id: str) -> int:
                 task.id,
                 e.level,
                 job_id=n.escalation_job_id(task.id, e.level),
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": f"escalation {e.level}"},
@@ -217,7 +239,7 @@ def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
         log.info("task %s: %s meanwhile, escalation text not sent", task_id, task.status)
         return "skipped"
     with _no_retry_when_permanent():
-        sid = _outbound(store).send_sms(number, n.staff_sms(task, settings(), level))
+        sid = _outbound(store).send_sms(number, n.staff_sms(task, settings(), level), _job().id)
     if not level:
         _delivered(store, task_id, f"sms:{number}")
     return sid
@@ -231,7 +253,7 @@ def notify_staff_email(task_id: str, address: str) -> str:
         raise LookupError(f"task {task_id} is not stored")
     subject, body = n.staff_email(task, settings())
     with _no_retry_when_permanent():
-        _outbound(store).send_email(address, subject, body)
+        _outbound(store).send_email(address, subject, body, _job().id)
     _delivered(store, task_id, f"email:{address}")
     return "sent"
 
@@ -244,7 +266,7 @@ def post_task_to_crm(task_id: str) -> int:
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
     with _no_retry_when_permanent():
-        status = _outbound(store).post_webhook(s.crm_webhook_url, n.crm_payload(task, s))
+        status = _outbound(store).post_webhook(s.crm_webhook_url, n.crm_payload(task, s), _job().id)
     _delivered(store, task_id, "crm")
     return status
 
@@ -260,7 +282,7 @@ def confirm_to_caller(task_id: str) -> str:
         return "skipped"
     try:
         with _no_retry_when_permanent():
-            return _outbound(store).send_sms(number, n.confirmation_sms(task, flow()))
+            return _outbound(store).send_sms(number, n.confirmation_sms(task, flow()), _job().id)
     except OptedOut:
         log.info("task %s: caller %s opted out; no confirmation", task_id, mask(number))
         return "opted out"
@@ -286,6 +308,7 @@ def escalate(task_id: str, level: int) -> int:
                 level,
                 job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number)}",
                 unique=True,
+                job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
                 on_failure=n.ON_FAILURE,
                 meta={"task": task.id, "channel": f"escalation {level} sms {mask(number)}"},
@@ -316,7 +339,7 @@ def remind_owner(task_id: str, owner_email: str, due_at: str) -> str:
     if owner is None or not owner.phone:
         return "skipped"
     with _no_retry_when_permanent():
-        return _outbound(store).send_sms(owner.phone, n.reminder_sms(task, settings()))
+        return _outbound(store).send_sms(owner.phone, n.reminder_sms(task, settings()), _job().id)
 
 
 def delivery_failed(

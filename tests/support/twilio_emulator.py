@@ -2,8 +2,10 @@
 
 It records every POST /2010-04-01/Accounts/{Sid}/Messages.json (form fields and credentials),
 answers 201 with a message resource shaped like Twilio's, and can be scripted per `To` number to
-answer as Twilio does when it refuses: 21610 (unsubscribed), 21211 (invalid 'To'), 429, 500, or
-to hang for a while.
+answer as Twilio does when it refuses: 21610 (unsubscribed), 21211 (invalid 'To'), 429, 500, to
+hang for a while, or to accept a message and then hold the answer until released (a sender that
+dies meanwhile never learns its message went out). GET on the same path lists the accepted
+messages, newest first, filtered by To and From, as Twilio's Message list does.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class TwilioEmulator:
         self.requests: list[Request] = []
         self._scripts: dict[str, list[str | tuple[str, float]]] = {}
         self._lock = threading.Lock()
+        self.messages: list[dict[str, Any]] = []  # accepted, oldest first
+        self.lookups: list[dict[str, str]] = []  # the query of each list request
+        self.holding = threading.Event()  # an "accept_and_hold" request has arrived
+        self._release = threading.Event()
         self._server = LocalServer(_Handler, self)
 
     @property
@@ -66,12 +72,18 @@ class TwilioEmulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self._server.stop()
+
+    def release(self) -> None:
+        """Let held answers go (to a sender that may no longer be there)."""
+        self._release.set()
 
     def script(self, to: str, *outcomes: str | tuple[str, float]) -> None:
         """Answer the next requests to `to` with these outcomes, in order, then accept them.
 
-        An outcome is a key of ERRORS, "ok", or ("hang", seconds) to answer only after a pause.
+        An outcome is a key of ERRORS, "ok", ("hang", seconds) to answer only after a pause, or
+        "accept_and_hold": accept the message, set `holding`, and answer only after release().
         """
         with self._lock:
             self._scripts[to] = list(outcomes)
@@ -117,7 +129,7 @@ class TwilioEmulator:
             if isinstance(outcome, tuple):
                 time.sleep(outcome[1])
                 outcome = "ok"
-            if outcome == "ok":
+            if outcome in ("ok", "accept_and_hold"):
                 status, payload = 201, self._message(match.group(1), form)
             else:
                 code_status, code, message = ERRORS[outcome]
@@ -136,7 +148,43 @@ class TwilioEmulator:
                     at=time.time(),
                 )
             )
+            if status == 201:
+                self.messages.append(payload)
+        if outcome == "accept_and_hold":
+            self.holding.set()
+            self._release.wait()
         return status, payload
+
+    def list_messages(
+        self, path: str, auth: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """GET Messages.json: accepted messages, newest first, filtered by To and From."""
+        match = MESSAGES_PATH.match(path)
+        if match is None:
+            return 404, _error(404, 20404, "The requested resource was not found")
+        credentials = (self.account_sid, self.auth_token)
+        if _basic(auth) != credentials or match.group(1) != self.account_sid:
+            return 401, _error(401, 20003, "Authenticate")
+        size = int(query.get("PageSize", "50"))
+        with self._lock:
+            self.lookups.append(query)
+            found = [
+                m
+                for m in reversed(self.messages)
+                if query.get("To", m["to"]) == m["to"] and query.get("From", m["from"]) == m["from"]
+            ][:size]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json?PageSize={size}&Page=0"
+        return 200, {
+            "messages": found,
+            "end": max(len(found) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
 
     def _message(self, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
@@ -188,10 +236,22 @@ class _Handler(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-        status, payload = emulator.answer(self.path, self.headers.get("Authorization", ""), form)
+        self._reply(*emulator.answer(self.path, self.headers.get("Authorization", ""), form))
+
+    def do_GET(self) -> None:
+        emulator: TwilioEmulator = self.server.owner  # type: ignore[attr-defined]
+        path, _, raw = self.path.partition("?")
+        query = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        auth = self.headers.get("Authorization", "")
+        self._reply(*emulator.list_messages(path, auth, query))
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the sender went away (killed while its answer was held)
