@@ -28,7 +28,7 @@ from .redis_server import RedisProcess, RedisStartError, start_redis
 DEFAULT_PORT = 8000
 DEV_PHONE = "+17275550199"  # fictional 555-01xx numbers that phonenumbers accepts
 DEV_ON_CALL = "+17275550198"
-READY_TIMEOUT = 30.0  # seconds to wait for /healthz before telling the user where to look
+READY_TIMEOUT = 120.0  # seconds to wait for /healthz (a first start trains the classifier)
 HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
 REDIS_CONF = ROOT / "deploy" / "redis.conf"  # the code's own, wherever `intake dev` runs
 

@@ -184,7 +184,7 @@ def test_it_runs_the_dev_stack_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> Non
     dev = start_dev(root, port)
     output = Output(dev)
     try:
-        redis_url = output.wait_for(r"Redis: +(redis://127\.0\.0\.1:(\d+)/0)", 60)
+        redis_url = output.wait_for(r"Redis: +(redis://127\.0\.0\.1:(\d+)/0)", 150)
         assert f"intake is running at http://127.0.0.1:{port}" in output.text
         assert "Created .env" in output.text
         assert "make chat" in output.text
