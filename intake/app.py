@@ -16,6 +16,7 @@ from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
 from .store import Store
+from .web.body_limit import BodyLimit
 
 FLOW_ID = "helpline"
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         # from its headers. Webhook signatures never depend on this: they use PUBLIC_BASE_URL.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    # Outermost: an oversized body is refused before anything reads or parses it.
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["intake"] = Services(
         settings=settings,
