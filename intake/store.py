@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -30,6 +31,12 @@ URGENT_QUEUE = "intake-urgent"
 DEFAULT_QUEUE = "intake-default"
 SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
 RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_task_id(text: str) -> bool:
+    """Could be a task id: a key part never holds a ':', so "abc:audit" cannot reach a list."""
+    return TASK_ID.fullmatch(text) is not None
 
 
 def mask(number: str | None) -> str:
@@ -148,6 +155,8 @@ class Store:
         self, task_id: str, mutate: Callable[[Task], tuple[Task, AuditEntry]]
     ) -> Task | None:
         """Read, change and write a task with its audit entry, retrying if it changed meanwhile."""
+        if not is_task_id(task_id):
+            return None
         key = self._task_key(task_id)
         with self.redis.pipeline() as pipe:
             while True:
@@ -167,6 +176,8 @@ class Store:
 
     def audit(self, task_id: str) -> list[AuditEntry]:
         """The task's audit trail, oldest first."""
+        if not is_task_id(task_id):
+            return []
         raws = self.redis.lrange(self._audit_key(task_id), 0, -1)
         return [AuditEntry.model_validate_json(r) for r in raws]
 
@@ -181,6 +192,8 @@ class Store:
         self._update_task(task_id, flag)
 
     def get_task(self, task_id: str) -> Task | None:
+        if not is_task_id(task_id):
+            return None
         raw = self.redis.get(self._task_key(task_id))
         return None if raw is None else Task.model_validate_json(raw)
 
