@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
 from .flow.model import Channel
+from .flow.text import parse_phone
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, Store, mask
 from .tasks import new_task_id, task_from_request
 
@@ -137,6 +138,9 @@ class Conversations:
                 self.enqueue_task(event.request, new_task_id(), now)
 
     def enqueue_task(self, request: ev.CallbackRequest, task_id: str, now: datetime) -> None:
+        if request.callback_number and not parse_phone(request.callback_number):
+            # A sender such as "client:alice" or "anonymous" is no number staff can call.
+            request = replace(request, callback_number=None)
         task = task_from_request(request, task_id, now, self.tz)
         queue_name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
         Queue(queue_name, connection=self.redis).enqueue(
