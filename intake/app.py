@@ -74,7 +74,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         flow=flow,
         redis=redis,
         store=store,
-        conversations=Conversations(flow, store, redis, tz=settings.business_timezone),
+        conversations=Conversations(
+            flow,
+            store,
+            redis,
+            tz=settings.business_timezone,
+            inbound_limit=settings.inbound_limit_per_minute,
+        ),
     )
     from .web import health, sms, staff, voice
 

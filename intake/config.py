@@ -142,6 +142,8 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
+    # webhooks
+    inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -201,6 +203,7 @@ class Settings:
             login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
             login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
+            inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
         )
 
     def voice_for(self, language: str) -> str:

@@ -32,6 +32,7 @@ class Step:
     session: Session | None
     events: list[ev.Event]
     duplicate: bool = False
+    limited: bool = False  # over the inbound limit: not processed
 
 
 class Conversations:
@@ -44,12 +45,14 @@ class Conversations:
         redis: Redis,
         tz: ZoneInfo,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        inbound_limit: int = 0,
     ) -> None:
         self.flow = flow
         self.store = store
         self.redis = redis
         self.clock = clock
         self.tz = tz
+        self.inbound_limit = inbound_limit  # messages per sender per minute; 0: no limit
 
     def step(
         self,
@@ -59,11 +62,17 @@ class Conversations:
         inp: UserInput | None,
         delivery_id: str = "",
         language: str | None = None,
+        sender: str = "",
     ) -> Step:
-        """Handle one input from the person behind `key` (their number, or a CallSid)."""
+        """Handle one input from the person behind `key` (their number, or a CallSid).
+
+        `sender`: who this input counts against the inbound limit ("" for nobody).
+        """
         with self.store.lock(channel, key):
-            # One round trip: dedupe mark, session and opt-out together.
-            first, session, opted_out = self.store.begin_step(channel, key, contact, delivery_id)
+            # One round trip: dedupe mark, the sender's count, session and opt-out together.
+            first, session, opted_out, recent = self.store.begin_step(
+                channel, key, contact, delivery_id, sender if self.inbound_limit else ""
+            )
             if not first:
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
                 return Step(session=None, events=[], duplicate=True)
@@ -73,6 +82,10 @@ class Conversations:
                 if reading is None or not engine.opts_in(self.flow, reading):
                     self._silent_crisis_check(session, channel, contact, reading, now)
                     return Step(session=session, events=[])
+            if self.inbound_limit and recent > self.inbound_limit:
+                limited = self._over_limit(channel, contact, session, inp, recent)
+                if limited is not None:
+                    return limited
             if session is None:
                 trigger = Trigger(
                     channel=channel,
@@ -95,6 +108,36 @@ class Conversations:
             ",".join(e.type for e in events) or "no events",
         )
         return Step(session=session, events=events)
+
+    def _over_limit(
+        self,
+        channel: Channel,
+        contact: str,
+        session: Session | None,
+        inp: UserInput | None,
+        recent: int,
+    ) -> Step | None:
+        """Past the inbound limit: one polite answer, then silence for the minute.
+
+        Crisis words always pass (None: carry on as usual), so they are read first.
+        """
+        language = session.language if session else self.flow.spec.languages[0]
+        said = (inp.text or inp.speech) if inp else ""
+        if said and engine.read(self.flow, said, language).crisis is not None:
+            return None
+        if recent > self.inbound_limit + 1:
+            return Step(session=session, events=[], limited=True)
+        log.warning("%s %s: over the inbound limit; quiet for the minute", channel, mask(contact))
+        texts = self.flow.spec.messages["rate_limited"][channel]
+        text = engine.render(
+            texts.get(language) or texts[self.flow.spec.languages[0]], self.flow.params
+        )
+        events: list[ev.Event] = (
+            [ev.MessageSent(text)]
+            if channel == "sms"
+            else [ev.PromptSpoken(text), ev.SessionEnded()]
+        )
+        return Step(session=session, events=events, limited=True)
 
     def signal(self, channel: Channel, key: str, name: str) -> Step:
         """Report something the host saw (a transfer that could not happen) to the session."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 from redis import Redis
@@ -31,6 +31,7 @@ URGENT_QUEUE = "intake-urgent"
 DEFAULT_QUEUE = "intake-default"
 SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
 RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
+INBOUND_WINDOW = 60  # seconds: the inbound limit counts messages per sender per minute
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -44,6 +45,15 @@ def mask(number: str | None) -> str:
     if not number:
         return "-"
     return f"{number[:2]}…{number[-2:]}" if len(number) > 4 else "…"
+
+
+class Begun(NamedTuple):
+    """What one inbound step starts from."""
+
+    first: bool  # not a repeated delivery of a message already handled
+    session: Session | None
+    opted_out: bool
+    recent: int  # messages from this sender in the current minute, this one included
 
 
 class Store:
@@ -72,19 +82,28 @@ class Store:
         return Session.model_validate_json(raw)
 
     def begin_step(
-        self, channel: str, key: str, contact: str, delivery_id: str
-    ) -> tuple[bool, Session | None, bool]:
-        """(first delivery?, the session, opted out?) in one round trip."""
+        self, channel: str, key: str, contact: str, delivery_id: str, sender: str = ""
+    ) -> Begun:
+        """Dedupe mark, session, opt-out and the sender's count this minute, in one round trip.
+
+        `sender`: who to count against the inbound limit ("" counts nobody).
+        """
         pipe = self.redis.pipeline(transaction=False)
         if delivery_id:
             pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
+        if sender:
+            # A fixed one-minute window: the first message of the minute starts its clock.
+            counter = f"{PREFIX}:inbound:{channel}:{sender}"
+            pipe.incr(counter)
+            pipe.expire(counter, INBOUND_WINDOW, nx=True)
         pipe.get(self.session_key(channel, key))
         pipe.sismember(f"{PREFIX}:optouts", contact or "-")
         results = pipe.execute()
         first = bool(results[0]) if delivery_id else True
+        recent = int(results[-4]) if sender else 0
         raw, opted_out = results[-2], bool(results[-1])
         session = None if raw is None else Session.model_validate_json(raw)
-        return first, session, opted_out
+        return Begun(first, session, opted_out, recent)
 
     def save_session(self, key: str, session: Session) -> None:
         pipe = self.redis.pipeline()

@@ -44,6 +44,7 @@ def inbound() -> Response:
             contact,
             UserInput(text=request.form.get("Body", "")),
             delivery_id=sid,
+            sender=contact,
         )
     except Exception as e:  # never a 500 to Twilio: the person still gets a way to reach us
         log.error("sms from %s failed: %s", mask(contact), describe(e))

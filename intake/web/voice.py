@@ -121,7 +121,10 @@ def _step(inp: UserInput | None, fresh: bool = False) -> Response:
     try:
         if fresh:  # Twilio asked again for the start of this call: start over
             services.store.delete_session("voice", call_sid)
-        step = services.conversations.step("voice", call_sid, contact, inp)
+        # Calls, not key presses, count against the inbound limit, and only from a number: a
+        # hidden caller ID is never refused because someone else hid theirs.
+        sender = contact if fresh else ""
+        step = services.conversations.step("voice", call_sid, contact, inp, sender=sender)
         return xml(respond(step.events, _language(step.session), call_sid))
     except Exception as e:
         return _fail(call_sid, e)
