@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check bench eval clean chromium
+.PHONY: run chat test lint check bench eval lock clean chromium
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -43,17 +43,29 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/webhook_latency.py
 	$(BIN)/python bench/language_cost.py
 
-# The stamps make re-runs fast; editing pyproject.toml reinstalls.
-$(VENV)/.installed: pyproject.toml
+# Installs come from the hashed lock files in requirements/, then the project itself without
+# dependencies. The stamps make re-runs fast; a changed lock file or pyproject.toml reinstalls.
+$(VENV)/.installed: requirements/run.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed: run make PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
+
+# Regenerate the locks from pyproject.toml after changing a dependency there; commit the result.
+# The dev lock is constrained by the run lock, so the packages they share have the same versions.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+lock: $(VENV)/.installed-dev
+	$(PIP_COMPILE) --output-file requirements/run.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements/run.txt \
+		--output-file requirements/dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 
 from intake import create_app  # noqa: E402
 from intake.config import Settings  # noqa: E402
+from intake.crypto import generate_key  # noqa: E402
 from intake.redis_server import start_redis  # noqa: E402
 
 ROUNDS = 300
@@ -57,6 +58,7 @@ def main() -> int:
                 "TWILIO_PHONE_NUMBER": "+17275550199",
                 "PUBLIC_BASE_URL": "https://intake.example.org",
                 "SECRET_KEY": "b" * 32,
+                "ENCRYPTION_KEYS": generate_key(),
                 "LOG_LEVEL": "WARNING",
             }
         )

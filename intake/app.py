@@ -12,9 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .conversation import Conversations
+from .crypto import MultiFernet, keyring
 from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
+from .spool import Spool
 from .store import Store
 from .web.body_limit import BodyLimit
 
@@ -27,6 +29,7 @@ class Services:
 
     settings: Settings
     flow: Flow
+    keys: MultiFernet  # ENCRYPTION_KEYS: the session copies in URLs and cookies, the spool
     redis: Redis
     store: Store
     conversations: Conversations
@@ -43,7 +46,13 @@ def load_flow(settings: Settings, train: bool = True) -> Flow:
     `train`: fit the intent classifier too (the web app needs it; workers and checks don't).
     """
     params = default_params(settings.admissions_phone, settings.program_name)
-    flows = load_flows(settings.flows_dir, params, settings.business_timezone, train=train)
+    flows = load_flows(
+        settings.flows_dir,
+        params,
+        settings.business_timezone,
+        train=train,
+        cache=settings.model_cache_dir,
+    )
     return flows[FLOW_ID]
 
 
@@ -69,16 +78,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Outermost: an oversized body is refused before anything reads or parses it.
     app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
+    keys = keyring(settings.encryption_keys)
+    spool = Spool(settings.spool_dir, keys)
     app.extensions["intake"] = Services(
         settings=settings,
         flow=flow,
+        keys=keys,
         redis=redis,
         store=store,
         conversations=Conversations(
             flow,
             store,
             redis,
-            tz=settings.business_timezone,
+            settings.business_timezone,
+            spool,
             inbound_limit=settings.inbound_limit_per_minute,
         ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -142,6 +144,11 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
+    # data at rest and in flight: Fernet keys, newest first; the local spool for Redis outages
+    encryption_keys: tuple[str, ...] = ()
+    spool_dir: Path = Path("var/spool")
+    # the trained intent classifier, kept by a hash of its data so a restart need not retrain
+    model_cache_dir: Path = Path("var/cache")
     # webhooks
     inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
 
@@ -203,6 +210,9 @@ class Settings:
             login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
             login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
+            encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
+            spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
+            model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
         )
 
@@ -258,6 +268,23 @@ def _smtp_from(env: Mapping[str, str]) -> str:
     if env.get("SMTP_HOST", "").strip() and not value:
         raise ConfigError("SMTP_FROM is required when SMTP_HOST is set: the sender address")
     return value
+
+
+def _fernet_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated Fernet keys (32 bytes, url-safe base64), newest first."""
+    keys = tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
+    if not keys:
+        raise ConfigError(f"{name} is required: a Fernet key (make run generates one)")
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (ValueError, binascii.Error):
+            valid = False
+        if not valid:
+            raise ConfigError(
+                f"{name}: key {position} is not a Fernet key (32 bytes, url-safe base64)"
+            )
+    return keys
 
 
 def _crm_secret(env: Mapping[str, str]) -> str:

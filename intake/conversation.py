@@ -1,14 +1,25 @@
-"""Runs the engine for one inbound step and carries out the events that are not replies."""
+"""Runs the engine for one inbound step and carries out the events that are not replies.
+
+Redis is the normal home of sessions, opt-outs and the job queues, but a step never needs it:
+when Redis does not answer, the session comes from the copy the request carried (the voice
+URL, the SMS cookie: see web/carry.py), and tasks and opt-outs go to the local spool, replayed
+into Redis exactly once when it is back (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 
 from .flow import engine
@@ -16,13 +27,18 @@ from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
 from .flow.model import Channel
 from .flow.text import parse_phone
-from .store import DEFAULT_QUEUE, URGENT_QUEUE, Store, mask
-from .tasks import new_task_id, task_from_request
+from .spool import Drainer, Record, Spool
+from .store import DEFAULT_QUEUE, URGENT_QUEUE, Begun, Store, mask
+from .tasks import Task, new_task_id, task_from_request
 
 log = logging.getLogger(__name__)
 
 CREATE_TASK_JOB = "workers.jobs.create_task"  # by name: the web layer never imports workers
 TASK_RETRY = Retry(max=5, interval=[2, 10, 30, 60, 120])
+# Redis is away (refused, unreachable, still loading its data), as opposed to a busy lock.
+OUTAGE = (RedisConnectionError, RedisTimeoutError)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,6 +50,41 @@ class Step:
     duplicate: bool = False
     limited: bool = False  # over the inbound limit: not processed
 
+    @property
+    def ended(self) -> bool:
+        return any(isinstance(e, ev.SessionEnded) for e in self.events)
+
+
+class Link:
+    """Whether Redis answered during this step: after one failure the step stops asking it,
+    so a Redis that hangs costs one timeout, not one per call."""
+
+    def __init__(self, up: bool = True) -> None:
+        self.up = up
+
+    def call(self, fn: Callable[[], T], default: T) -> T:
+        if not self.up:
+            return default
+        try:
+            return fn()
+        except OUTAGE as e:
+            self.down(e)
+            return default
+
+    def down(self, error: Exception) -> None:
+        if self.up:
+            log.warning("redis unreachable (%s): going on without it", type(error).__name__)
+        self.up = False
+
+
+def newest(stored: Session | None, carried: Session | None) -> Session | None:
+    """The later of Redis's copy and the one the request carried; Redis's on a tie."""
+    if carried is None:
+        return stored
+    if stored is None or carried.updated_at > stored.updated_at:
+        return carried
+    return stored
+
 
 class Conversations:
     """One place that loads, moves on and saves sessions, and queues staff tasks."""
@@ -44,6 +95,7 @@ class Conversations:
         store: Store,
         redis: Redis,
         tz: ZoneInfo,
+        spool: Spool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         inbound_limit: int = 0,
     ) -> None:
@@ -53,6 +105,10 @@ class Conversations:
         self.clock = clock
         self.tz = tz
         self.inbound_limit = inbound_limit  # messages per sender per minute; 0: no limit
+        self.spool = spool
+        self.drainer = Drainer(spool, self.replay)
+        if spool.pending():  # left from before a restart
+            self.drainer.kick()
 
     def step(
         self,
@@ -62,45 +118,48 @@ class Conversations:
         inp: UserInput | None,
         delivery_id: str = "",
         language: str | None = None,
+        carried: Session | None = None,
+        fresh: bool = False,
         sender: str = "",
     ) -> Step:
         """Handle one input from the person behind `key` (their number, or a CallSid).
 
+        `carried`: the session copy the request brought, used when Redis has nothing newer.
+        `fresh`: start the conversation over (a call just arrived).
         `sender`: who this input counts against the inbound limit ("" for nobody).
         """
-        with self.store.lock(channel, key):
+        link = Link()
+        counted = sender if self.inbound_limit else ""
+        with self._serialised(channel, key, link):
             # One round trip: dedupe mark, the sender's count, session and opt-out together.
-            first, session, opted_out, recent = self.store.begin_step(
-                channel, key, contact, delivery_id, sender if self.inbound_limit else ""
+            # Without Redis nothing is counted (recent 0): nobody is refused for an outage.
+            first, stored, opted_out, recent = link.call(
+                lambda: self.store.begin_step(channel, key, contact, delivery_id, counted),
+                Begun(True, None, False, 0),
             )
+            before = None if fresh else newest(stored, carried)
+            now = self.clock()
             if not first:
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
+                if channel == "voice" and (fresh or carried is not None):
+                    # Twilio asked again for a step it had: the same answer, and nothing done.
+                    session, events = self._advance(
+                        channel, key, contact, inp, before, now, Link(up=False)
+                    )
+                    return Step(session=session, events=events, duplicate=True)
                 return Step(session=None, events=[], duplicate=True)
-            now = self.clock()
             if channel == "sms" and opted_out:
                 reading = engine.read(self.flow, inp.text) if inp else None  # read once
                 if reading is None or not engine.opts_in(self.flow, reading):
-                    self._silent_crisis_check(session, channel, contact, reading, now)
-                    return Step(session=session, events=[])
+                    self._silent_crisis_check(before, channel, contact, reading, now, link)
+                    return Step(session=before, events=[])
             if self.inbound_limit and recent > self.inbound_limit:
-                limited = self._over_limit(channel, contact, session, inp, recent)
+                limited = self._over_limit(channel, contact, before, inp, recent)
                 if limited is not None:
                     return limited
-            if session is None:
-                trigger = Trigger(
-                    channel=channel,
-                    contact=contact,
-                    now=now,
-                    language=language,
-                    returning=self.store.is_returning(channel, key),
-                )
-                session, events = engine.start(self.flow, trigger, inp)
-            else:
-                before = session.state
-                session, events = engine.resume(self.flow, session, inp or UserInput(), now)
-                log.debug("%s %s: %s -> %s", channel, mask(contact), before, session.state)
-            self.carry_out(session, events, now)
-            self._keep(key, session, events)
+            session, events = self._advance(channel, key, contact, inp, before, now, link, language)
+            self.carry_out(session, events, now, link, key=key, before=before)
+            self._keep(key, session, events, link)
         log.info(
             "%s %s: %s",
             channel,
@@ -139,16 +198,45 @@ class Conversations:
         )
         return Step(session=session, events=events, limited=True)
 
-    def signal(self, channel: Channel, key: str, name: str) -> Step:
+    def _advance(
+        self,
+        channel: Channel,
+        key: str,
+        contact: str,
+        inp: UserInput | None,
+        session: Session | None,
+        now: datetime,
+        link: Link,
+        language: str | None = None,
+    ) -> tuple[Session, list[ev.Event]]:
+        """The engine's step: start a conversation or move it on. No side effects."""
+        if session is None:
+            trigger = Trigger(
+                channel=channel,
+                contact=contact,
+                now=now,
+                language=language,
+                returning=link.call(lambda: self.store.is_returning(channel, key), False),
+            )
+            return engine.start(self.flow, trigger, inp)
+        moved, events = engine.resume(self.flow, session, inp or UserInput(), now)
+        log.debug("%s %s: %s -> %s", channel, mask(contact), session.state, moved.state)
+        return moved, events
+
+    def signal(
+        self, channel: Channel, key: str, name: str, carried: Session | None = None
+    ) -> Step:
         """Report something the host saw (a transfer that could not happen) to the session."""
-        with self.store.lock(channel, key):
-            session = self.store.load_session(channel, key)
-            if session is None:
+        link = Link()
+        with self._serialised(channel, key, link):
+            stored = link.call(lambda: self.store.load_session(channel, key), None)
+            before = newest(stored, carried)
+            if before is None:
                 return Step(session=None, events=[])
             now = self.clock()
-            session, events = engine.signal(self.flow, session, name, now)
-            self.carry_out(session, events, now)
-            self._keep(key, session, events)
+            session, events = engine.signal(self.flow, before, name, now)
+            self.carry_out(session, events, now, link, key=key, before=before)
+            self._keep(key, session, events, link)
         log.info(
             "%s %s: %s: %s",
             channel,
@@ -158,33 +246,89 @@ class Conversations:
         )
         return Step(session=session, events=events)
 
-    def _keep(self, key: str, session: Session, events: list[ev.Event]) -> None:
-        if any(isinstance(e, ev.SessionEnded) for e in events):
-            self.store.delete_session(session.channel, key)
-        else:
-            self.store.save_session(key, session)
+    def preview_signal(self, session: Session, name: str) -> Step:
+        """What `signal` would answer, without saving or doing anything (for repeats)."""
+        moved, events = engine.signal(self.flow, session, name, self.clock())
+        return Step(session=moved, events=events, duplicate=True)
 
-    def carry_out(self, session: Session, events: list[ev.Event], now: datetime) -> None:
+    @contextmanager
+    def _serialised(self, channel: Channel, key: str, link: Link) -> Iterator[None]:
+        """One step at a time per person; without Redis, no lock (and no way to need one)."""
+        lock = self.store.lock(channel, key)
+        acquired = link.call(lock.acquire, None)
+        if acquired is False:
+            raise LockError(f"{channel} lock still held after waiting")
+        try:
+            yield
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except (LockError, *OUTAGE):
+                    pass  # it expires on its own (30 s)
+
+    def _keep(self, key: str, session: Session, events: list[ev.Event], link: Link) -> None:
+        if any(isinstance(e, ev.SessionEnded) for e in events):
+            link.call(lambda: self.store.delete_session(session.channel, key), None)
+        else:
+            link.call(lambda: self.store.save_session(key, session), None)
+
+    def carry_out(
+        self,
+        session: Session,
+        events: list[ev.Event],
+        now: datetime,
+        link: Link | None = None,
+        key: str = "",
+        before: Session | None = None,
+    ) -> None:
         """Opt-outs and tasks; replies are the transport's business."""
+        link = link or Link()
         for event in events:
-            if isinstance(event, ev.OptedOut) and session.contact:
-                self.store.opt_out(session.contact)
-            elif isinstance(event, ev.OptedIn) and session.contact:
-                self.store.opt_in(session.contact)
+            if isinstance(event, (ev.OptedOut, ev.OptedIn)) and session.contact:
+                self._opt(session.contact, isinstance(event, ev.OptedOut), link)
             elif isinstance(event, ev.CrisisDetected):
                 # One urgent task per conversation, however many crisis messages.
                 seed = (
                     f"crisis:{session.channel}:{session.contact}:{session.started_at.isoformat()}"
                 )
-                self.enqueue_task(event.request, new_task_id(seed), now)
+                self.enqueue_task(event.request, new_task_id(seed), now, link)
             elif isinstance(event, ev.CallbackRequested):
-                self.enqueue_task(event.request, new_task_id(), now)
+                # Derived from the step it came from, so a replayed step makes the same task.
+                step_at = (before or session).updated_at.isoformat()
+                seed = f"callback:{session.channel}:{key or session.contact}:{step_at}"
+                self.enqueue_task(event.request, new_task_id(seed), now, link)
 
-    def enqueue_task(self, request: ev.CallbackRequest, task_id: str, now: datetime) -> None:
+    def _opt(self, number: str, out: bool, link: Link) -> None:
+        change = self.store.opt_out if out else self.store.opt_in
+        if link.up:
+            try:
+                change(number)
+                return
+            except OUTAGE as e:
+                link.down(e)
+        self._spool("opt_out" if out else "opt_in", {"number": number})
+
+    def enqueue_task(
+        self, request: ev.CallbackRequest, task_id: str, now: datetime, link: Link | None = None
+    ) -> None:
+        """Queue the task's creation; into the spool when Redis does not answer."""
+        link = link or Link()
         if request.callback_number and not parse_phone(request.callback_number):
             # A sender such as "client:alice" or "anonymous" is no number staff can call.
             request = replace(request, callback_number=None)
         task = task_from_request(request, task_id, now, self.tz)
+        if link.up:
+            try:
+                self._enqueue(task)
+                log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
+                return
+            except OUTAGE as e:
+                link.down(e)
+        self._spool("task", {"task": task.model_dump(mode="json")})
+        log.warning("spooled %s task %s (%s)", task.kind, task.id, task.priority)
+
+    def _enqueue(self, task: Task, pipeline: Any = None) -> None:
         queue_name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
         Queue(queue_name, connection=self.redis).enqueue(
             CREATE_TASK_JOB,
@@ -192,8 +336,25 @@ class Conversations:
             job_id=f"create-task-{task.id}",
             retry=TASK_RETRY,
             description=f"create {task.kind} task {task.id}",
+            pipeline=pipeline,
         )
-        log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
+
+    def _spool(self, kind: str, payload: dict[str, Any]) -> None:
+        self.spool.append(kind, payload)  # raises if even the disk refuses: the person is told
+        self.drainer.kick()
+
+    def replay(self, record: Record) -> None:
+        """Apply one spooled record to Redis, once (a replay after a crash skips it)."""
+        if record.kind == "task":
+            task = Task.model_validate(record.payload["task"])
+            if self.store.replay_once(record.id, lambda pipe: self._enqueue(task, pipe)):
+                log.info("replayed %s task %s from the spool", task.kind, task.id)
+        elif record.kind in ("opt_out", "opt_in"):
+            number = record.payload["number"]
+            out = record.kind == "opt_out"
+            self.store.replay_once(record.id, lambda p: self.store.record_opt_out(p, number, out))
+        else:
+            log.error("spool record of unknown kind %r skipped", record.kind)
 
     def _silent_crisis_check(
         self,
@@ -202,6 +363,7 @@ class Conversations:
         contact: str,
         reading: Reading | None,
         now: datetime,
+        link: Link,
     ) -> None:
         """An opted-out person gets no reply, but crisis language still reaches staff."""
         found = reading.crisis if reading is not None else None
@@ -218,7 +380,7 @@ class Conversations:
         )
         request = engine.callback_request(base, kind="crisis", category=found[0])
         seed = f"crisis:{channel}:{contact}:{base.started_at.isoformat()}"
-        self.enqueue_task(request, new_task_id(seed), now)
+        self.enqueue_task(request, new_task_id(seed), now, link)
         log.warning(
             "%s %s: crisis language from an opted-out number; urgent task, no reply",
             channel,

@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 
 from .app import load_flow
 from .config import ROOT, Settings, envint
+from .crypto import generate_key
 from .devoutbox import DevOutbox
 from .redis_server import RedisProcess, RedisStartError, start_redis
 
@@ -29,6 +30,7 @@ DEV_PHONE = "+17275550199"  # fictional 555-01xx numbers that phonenumbers accep
 DEV_ON_CALL = "+17275550198"
 READY_TIMEOUT = 30.0  # seconds to wait for /healthz before telling the user where to look
 HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
+REDIS_CONF = ROOT / "deploy" / "redis.conf"  # the code's own, wherever `intake dev` runs
 
 
 def run(port: int | None = None, root: Path | None = None) -> int:
@@ -49,6 +51,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             f"Created {env_file.name} with development values (fake Twilio credentials, "
             f"a random SECRET_KEY); edit it to use a real Twilio account."
         )
+    add_missing_dev_secrets(env_file)
     env = load_env(env_file)
     # Without --port or PORT, keep to the port in PUBLIC_BASE_URL so `make chat` finds the app.
     port = port or envint(env, "PORT", local_port(env.get("PUBLIC_BASE_URL", "")), minimum=1)
@@ -72,7 +75,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
     try:
         if embedded:
-            redis = start_redis(data_dir=root / "var" / "redis", appendonly=True)
+            redis = start_embedded_redis(root)
             env["REDIS_URL"] = redis.url
         if uses_dev_credentials(env):
             # Fake credentials cannot reach Twilio: print what the worker would text instead.
@@ -122,6 +125,11 @@ def run(port: int | None = None, root: Path | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def start_embedded_redis(root: Path) -> RedisProcess:
+    """The Redis of `make run`: deploy/redis.conf (append-only file on), its data in var/redis/."""
+    return start_redis(data_dir=root / "var" / "redis", config=REDIS_CONF)
+
+
 class Terminated(Exception):
     """SIGTERM (kill, docker stop): stop everything as Ctrl-C does."""
 
@@ -145,6 +153,7 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
         "TWILIO_PHONE_NUMBER": DEV_PHONE,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": secrets.token_urlsafe(32),
+        "ENCRYPTION_KEYS": generate_key(),
         # texts to this on-call number show in the terminal ("[dev outbox] ...")
         "STAFF_NOTIFY_NUMBERS": DEV_ON_CALL,
     }
@@ -158,6 +167,19 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
     out.extend(f"{name}={value}" for name, value in values.items())
     path.write_text("\n".join(out) + "\n")
     path.chmod(0o600)  # it holds secrets
+
+
+def add_missing_dev_secrets(path: Path) -> None:
+    """Give a .env that `make run` wrote before ENCRYPTION_KEYS existed a generated key, once;
+    one with real credentials is the user's to edit (start-up then names the missing key)."""
+    values = {k: v or "" for k, v in dotenv_values(path).items()}
+    if os.environ.get("ENCRYPTION_KEYS") or values.get("ENCRYPTION_KEYS"):
+        return
+    if not uses_dev_credentials({**values, **os.environ}):
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip() != "ENCRYPTION_KEYS="]
+    path.write_text("\n".join([*lines, f"ENCRYPTION_KEYS={generate_key()}"]) + "\n")
+    print(f"Added a generated ENCRYPTION_KEYS to {path.name}.")
 
 
 def load_env(env_file: Path) -> dict[str, str]:

@@ -84,10 +84,19 @@ class RedisProcess:
 
 
 def start_redis(
-    port: int | None = None, data_dir: Path | None = None, appendonly: bool = False
+    port: int | None = None,
+    data_dir: Path | None = None,
+    appendonly: bool = False,
+    config: Path | None = None,
 ) -> RedisProcess:
-    """Start redis-server on 127.0.0.1 (a free port when None) and wait until it answers."""
+    """Start redis-server on 127.0.0.1 (a free port when None) and wait until it answers.
+
+    With a `config` file, that file decides persistence (`appendonly` is then ignored); the port,
+    address and data directory always come from here.
+    """
     executable = find_redis_server()
+    if config is not None and not config.is_file():
+        raise RedisStartError(f"no Redis config file at {config}")
     temp_dir = None
     if data_dir is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="intake-redis-")
@@ -98,7 +107,7 @@ def start_redis(
     for _ in range(attempts):
         chosen = port if port is not None else free_port()
         try:
-            return _start(executable, chosen, data_dir, appendonly, temp_dir)
+            return _start(executable, chosen, data_dir, appendonly, config, temp_dir)
         except RedisStartError as e:
             error = e
     if temp_dir is not None:
@@ -111,24 +120,24 @@ def _start(
     port: int,
     data_dir: Path,
     appendonly: bool,
+    config: Path | None,
     temp_dir: tempfile.TemporaryDirectory[str] | None,
 ) -> RedisProcess:
     log_path = data_dir / "redis.log"
-    args = [
-        executable,
+    # The config file must come first: redis-server reads options after it as overrides.
+    args = [executable, str(config.resolve())] if config is not None else [executable]
+    args += [
         "--port",
         str(port),
         "--bind",
         "127.0.0.1",
         "--daemonize",
         "no",
-        "--save",
-        "",
-        "--appendonly",
-        "yes" if appendonly else "no",
         "--dir",
         str(data_dir),
     ]
+    if config is None:
+        args += ["--save", "", "--appendonly", "yes" if appendonly else "no"]
     # Its own session: a Ctrl-C in the terminal reaches our code, which stops Redis last.
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -336,6 +336,38 @@ class Store:
         entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
         self.redis.rpush(self._audit_key(task_id), entry.model_dump_json())
 
+    # --- the spool's replay (intake/spool.py) ------------------------------------
+
+    SPOOL_DONE_TTL = 30 * 24 * 3600  # far longer than any outage the spool outlives
+
+    def replay_once(self, record_id: str, apply: Any) -> bool:
+        """Run `apply(pipeline)` for a spooled record in one transaction, once per record id.
+
+        The done-marker is written in the same MULTI as the record's effect, so a replay cut
+        short anywhere is either wholly applied or not at all, and a second replay skips it.
+        """
+        marker = f"{PREFIX}:spool:done:{record_id}"
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(marker)
+                    if pipe.exists(marker):
+                        return False
+                    pipe.multi()
+                    apply(pipe)
+                    pipe.set(marker, "1", ex=self.SPOOL_DONE_TTL)
+                    pipe.execute()
+                    return True
+                except WatchError:
+                    continue
+
+    def record_opt_out(self, pipe: Any, number: str, opted_out: bool) -> None:
+        """Queue an opt-out (or opt-in) on `pipe`, for replay_once."""
+        if opted_out:
+            pipe.sadd(f"{PREFIX}:optouts", number)
+        else:
+            pipe.srem(f"{PREFIX}:optouts", number)
+
 
 # Create a task, its index entries and its first audit entry only if it does not exist yet.
 _CREATE_TASK = """

@@ -11,6 +11,7 @@ import pytest
 from redis import Redis
 
 from intake.config import Settings
+from intake.crypto import generate_key
 from intake.redis_server import start_redis
 from workers import jobs
 
@@ -38,15 +39,20 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-def session_settings_env(redis_url: str) -> dict[str, str]:
+def session_settings_env(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Environment variables that Settings.from_env accepts; copy before changing them."""
     return {
+        # one trained classifier for the whole run, in-process apps and gunicorn alike
+        "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache")),
         "REDIS_URL": redis_url,
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "test-auth-token",
         "TWILIO_PHONE_NUMBER": "+17275550199",
         "PUBLIC_BASE_URL": "https://intake.example.org",
         "SECRET_KEY": "x" * 32,
+        "ENCRYPTION_KEYS": generate_key(),
     }
 
 

@@ -103,11 +103,16 @@ def default_params(admissions_e164: str, program: str) -> dict[str, str]:
 
 
 def load_flows(
-    directory: Path, params: dict[str, str], timezone: tzinfo = UTC, train: bool = True
+    directory: Path,
+    params: dict[str, str],
+    timezone: tzinfo = UTC,
+    train: bool = True,
+    cache: Path | None = None,
 ) -> dict[str, Flow]:
     """Every flow in `directory`, validated; raises FlowError listing all problems.
 
     `train`: fit the intent classifier (the web app); without it, rules only (workers, checks).
+    `cache`: a folder where a trained classifier is kept for the next start with the same data.
     """
     problems: list[str] = []
     snippets = _load_snippets(directory / "content", problems)
@@ -157,7 +162,7 @@ def load_flows(
     if train:
         for flow in flows.values():
             texts, labels = flow.language.training_data(examples or {})
-            flow.language.model = train_model(texts, labels)
+            flow.language.model = train_model(texts, labels, cache)
     return flows
 
 
@@ -217,12 +222,28 @@ def check_language(
 _MODELS: dict[str, LinearModel] = {}
 
 
-def train_model(texts: list[str], labels: list[str]) -> LinearModel:
-    """Fit the intent classifier in a child process (scikit-learn stays out of this one)."""
+def train_model(texts: list[str], labels: list[str], cache: Path | None = None) -> LinearModel:
+    """Fit the intent classifier in a child process (scikit-learn stays out of this one).
+
+    The same data gives the same model, so it is kept in this process and, with `cache`, in
+    a file named by the data's hash: a restart reads it instead of training again.
+    """
     payload = json.dumps({"texts": texts, "labels": labels}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()
     if key in _MODELS:  # the same data in the same process: the same model
         return _MODELS[key]
+    path = cache / f"intents-{key[:32]}.json" if cache is not None else None
+    model = _read_model(path) if path is not None else None
+    if model is None:
+        model_json = _fit_in_child(payload)
+        model = LinearModel.from_json(model_json)
+        if path is not None:
+            _write_model(path, model_json)
+    _MODELS[key] = model
+    return model
+
+
+def _fit_in_child(payload: str) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         done = subprocess.run(
@@ -239,9 +260,27 @@ def train_model(texts: list[str], labels: list[str]) -> LinearModel:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise FlowError([f"flows/language:-:-: training the intent classifier failed: {last}"])
-    model = LinearModel.from_json(json.loads(done.stdout))
-    _MODELS[key] = model
-    return model
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _read_model(path: Path) -> LinearModel | None:
+    """The cached model, or None when there is none or it cannot be read (then: train)."""
+    try:
+        return LinearModel.from_json(json.loads(path.read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_model(path: Path, model_json: dict[str, Any]) -> None:
+    """Keep the model for the next start; a folder that refuses only costs that start time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(model_json), "utf-8")
+        os.replace(partial, path)  # whole or not at all: a reader never sees half a file
+    except OSError:
+        pass
 
 
 def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:

@@ -181,6 +181,9 @@ class IntentWords(Strict):
     unless: Words = {}  # a phrase right after one of these does not count ("dont stop")
     crisis: str | None = None  # a crisis category of flows/safety/crisis.yaml
     classify: bool = True  # False: rules only, never guessed by the classifier (opt-outs)
+    # ...unless the message also names one of these ("texts", "mensajes"): then the classifier
+    # may pick it at `guarded_confidence`, so "pls no more of these msgs" still opts out
+    guess_with: Words = {}
     priority: int = 0  # found beside other intents, the higher wins ("call me about detox")
     # found with one of `together_with`, these words mean this intent: "addicted" + anxiety
     together: Words = {}
@@ -203,6 +206,7 @@ class LanguageSpec(Strict):
     context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past
     negated_confidence: float = Field(default=0.8, gt=0, le=1)  # "im not suicidal"
     category_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier names it
+    guarded_confidence: float = Field(default=0.7, gt=0, le=1)  # a `guess_with` intent
     speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence
 
 

@@ -8,10 +8,12 @@ import secrets
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from ..conversation import Step
 from ..flow import events as ev
-from ..flow.engine import UserInput
+from ..flow.engine import Session, UserInput
 from ..flow.text import parse_phone
 from ..store import mask
+from . import carry
 from .errors import describe
 from .signature import twilio_signed
 
@@ -37,6 +39,7 @@ def inbound() -> Response:
     sid = request.form.get("MessageSid", "") or request.form.get("SmsSid", "")
     # No sender at all: nobody to reply to, but crisis words must still reach staff.
     key = contact or f"unknown:{sid or secrets.token_hex(8)}"
+    secure = over_https()
     try:
         step = services.conversations.step(
             "sms",
@@ -44,6 +47,7 @@ def inbound() -> Response:
             contact,
             UserInput(text=request.form.get("Body", "")),
             delivery_id=sid,
+            carried=carried(contact) if secure and contact else None,
             sender=contact,
         )
     except Exception as e:  # never a 500 to Twilio: the person still gets a way to reach us
@@ -52,4 +56,46 @@ def inbound() -> Response:
     if not contact:
         log.warning("sms without a From number: read, but there is nobody to answer")
         return twiml([])
-    return twiml([e.text for e in step.events if isinstance(e, (ev.MessageSent, ev.SnippetSent))])
+    response = twiml(
+        [e.text for e in step.events if isinstance(e, (ev.MessageSent, ev.SnippetSent))]
+    )
+    if secure and not step.duplicate and not step.limited:
+        mirror(response, step, contact)
+    return response
+
+
+def over_https() -> bool:
+    """Twilio reached us over TLS: it signed an https URL, or the request (or a trusted proxy,
+    with TRUSTED_PROXIES) says https. Only then is the session cookie set or believed."""
+    base = current_app.extensions["intake"].settings.public_base_url
+    return base.startswith("https://") or request.is_secure
+
+
+def carried(contact: str) -> Session | None:
+    """The session copy in Twilio's cookie for this number, if intact and recent enough."""
+    services = current_app.extensions["intake"]
+    return carry.unseal(
+        services.keys,
+        request.cookies.get(carry.COOKIE, ""),
+        contact,
+        services.flow.id,
+        "sms",
+        contact,
+        services.settings.session_ttl_seconds,
+    )
+
+
+def mirror(response: Response, step: Step, contact: str) -> None:
+    """Keep the session's copy in Twilio's cookie jar; drop it when the conversation ended."""
+    services = current_app.extensions["intake"]
+    if step.session is None or step.ended:
+        response.delete_cookie(carry.COOKIE, path="/sms", secure=True, httponly=True)
+        return
+    response.set_cookie(
+        carry.COOKIE,
+        carry.seal(services.keys, step.session, contact),
+        max_age=min(carry.COOKIE_MAX_AGE, services.settings.session_ttl_seconds),
+        path="/sms",
+        secure=True,
+        httponly=True,
+    )

@@ -7,9 +7,11 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ..conversation import Step
 from ..flow import events as ev
-from ..flow.engine import UserInput
+from ..flow.engine import Session, UserInput
 from ..flow.text import parse_phone
+from . import carry
 from .errors import describe
 from .signature import twilio_signed
 
@@ -31,8 +33,11 @@ def xml(response: VoiceResponse) -> Response:
     return Response(str(response), mimetype="application/xml")
 
 
-def render(events: list[ev.Event], language: str) -> VoiceResponse:
-    """TwiML for the engine's events: what to say, then a Gather, a Dial or a Hangup."""
+def render(events: list[ev.Event], language: str, token: str = "") -> VoiceResponse:
+    """TwiML for the engine's events: what to say, then a Gather, a Dial or a Hangup.
+
+    `token`: the sealed session, put in every callback URL (see carry.py).
+    """
     services = current_app.extensions["intake"]
     settings = services.settings
     voice = settings.voice_for(language)
@@ -53,7 +58,7 @@ def render(events: list[ev.Event], language: str) -> VoiceResponse:
             else:
                 pending.append(event.text)
         elif isinstance(event, ev.InputRequested):
-            gather = gather_for(event, settings.public_base_url, speech_language)
+            gather = gather_for(event, settings.public_base_url, speech_language, token)
             for text in pending:
                 gather.say(text, voice=voice, language=speech_language)
             pending = []
@@ -64,7 +69,7 @@ def render(events: list[ev.Event], language: str) -> VoiceResponse:
             pending = []
             response.dial(
                 settings.admissions_dial_number,
-                action=f"{settings.public_base_url}/voice/dial-status",
+                action=callback_url(settings.public_base_url, "/voice/dial-status", token),
                 method="POST",
                 timeout=settings.dial_timeout_seconds,
                 answer_on_bridge=True,
@@ -79,11 +84,18 @@ def render(events: list[ev.Event], language: str) -> VoiceResponse:
     return response
 
 
-def gather_for(event: ev.InputRequested, base_url: str, speech_language: str) -> Gather:
+def callback_url(base_url: str, path: str, token: str) -> str:
+    """Where Twilio posts next, with the session in the (signed) query string."""
+    return f"{base_url}{path}" + (f"?{carry.QUERY}={token}" if token else "")
+
+
+def gather_for(
+    event: ev.InputRequested, base_url: str, speech_language: str, token: str = ""
+) -> Gather:
     """A Gather for keys and speech that posts back even when the caller says nothing."""
     attrs: dict[str, object] = {
         "input": "dtmf speech",
-        "action": f"{base_url}/voice/input",
+        "action": callback_url(base_url, "/voice/input", token),
         "method": "POST",
         "timeout": NUMBER_ENTRY_TIMEOUT if event.finish_on_key else GATHER_TIMEOUT,
         "speech_timeout": "auto",
@@ -113,19 +125,46 @@ def _language(session: object) -> str:
     return getattr(session, "language", "en")
 
 
+def carried(call_sid: str, contact: str) -> Session | None:
+    """The session copy in this request's URL, if it is intact and this call's."""
+    services = current_app.extensions["intake"]
+    return carry.unseal(
+        services.keys,
+        request.args.get(carry.QUERY, ""),
+        call_sid,
+        services.flow.id,
+        "voice",
+        contact,
+        services.settings.session_ttl_seconds,
+    )
+
+
 def _step(inp: UserInput | None, fresh: bool = False) -> Response:
-    """Move this call's session on by `inp` (None: the call just arrived) and answer in TwiML."""
+    """Move this call's session on by `inp` (None: the call just arrived) and answer in TwiML.
+
+    Each request is processed once per call and step (Twilio's retries included): the step is
+    "start" for the call's first request, else the carried session's; a repeat gets the same
+    answer and changes nothing.
+    """
     services = current_app.extensions["intake"]
     call_sid = request.form.get("CallSid", "")
     contact = caller_number(request.form.get("From", ""))
     try:
-        if fresh:  # Twilio asked again for the start of this call: start over
-            services.store.delete_session("voice", call_sid)
         # Calls, not key presses, count against the inbound limit, and only from a number: a
         # hidden caller ID is never refused because someone else hid theirs.
-        sender = contact if fresh else ""
-        step = services.conversations.step("voice", call_sid, contact, inp, sender=sender)
-        return xml(respond(step.events, _language(step.session), call_sid))
+        copy = None if fresh else carried(call_sid, contact)
+        step_id = "start" if fresh else carry.step_id(copy)
+        step = services.conversations.step(
+            "voice",
+            call_sid,
+            contact,
+            inp,
+            delivery_id=f"voice:{call_sid}:{step_id}" if call_sid and step_id else "",
+            carried=copy,
+            fresh=fresh,
+            sender=contact if fresh else "",
+        )
+        return xml(respond(step, call_sid))
     except Exception as e:
         return _fail(call_sid, e)
 
@@ -171,30 +210,41 @@ def dial_status() -> Response:
     try:
         name = "dial_completed" if status in ANSWERED else "dial_failed"
         log.info("voice call %s: admissions transfer %s", call_sid[-6:], status or "unknown")
-        step = services.conversations.signal("voice", call_sid, name)
+        copy = carried(call_sid, caller_number(request.form.get("From", "")))
+        step = services.conversations.signal("voice", call_sid, name, carried=copy)
         if step.session is None:  # the session is gone: end politely rather than in silence
             response = VoiceResponse()
             response.hangup()
             return xml(response)
-        return xml(respond(step.events, _language(step.session), call_sid))
+        return xml(respond(step, call_sid))
     except Exception as e:
         return _fail(call_sid, e)
 
 
-def respond(events: list[ev.Event], language: str, call_sid: str) -> VoiceResponse:
-    """Render events; a transfer request first asks whether admissions is open right now."""
+def respond(step: Step, call_sid: str) -> VoiceResponse:
+    """Render a step; a transfer request first asks whether admissions is open right now."""
     services = current_app.extensions["intake"]
-    if any(isinstance(e, ev.TransferRequested) for e in events):
+    events, session = step.events, step.session
+    language = _language(session)
+    if any(isinstance(e, ev.TransferRequested) for e in events) and session is not None:
         is_open = services.settings.admissions_open(services.conversations.clock())
         log.info(
             "voice call %s: transfer asked, admissions %s",
             call_sid[-6:],
             "open" if is_open else "closed",
         )
-        if is_open:
-            before = [e for e in events if not isinstance(e, ev.TransferRequested)]
-            signalled = services.conversations.signal("voice", call_sid, "transfer_open")
-            return render(before + signalled.events + [ev.TransferRequested()], language)
+        name = "transfer_open" if is_open else "transfer_unavailable"
+        if step.duplicate:  # the same answer as the first time, and nothing done again
+            signalled = services.conversations.preview_signal(session, name)
+        else:
+            signalled = services.conversations.signal("voice", call_sid, name, carried=session)
+        session = signalled.session or session
         events = [e for e in events if not isinstance(e, ev.TransferRequested)]
-        events += services.conversations.signal("voice", call_sid, "transfer_unavailable").events
-    return render(events, language)
+        events += signalled.events + ([ev.TransferRequested()] if is_open else [])
+    return render(events, language, _token(session, call_sid))
+
+
+def _token(session: Session | None, call_sid: str) -> str:
+    if session is None or not call_sid:
+        return ""
+    return carry.seal(current_app.extensions["intake"].keys, session, call_sid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -253,3 +254,37 @@ def test_it_names_schema_errors_in_the_intents_file(flows_copy: Path) -> None:
     edit(language(flows_copy), lambda d: d["intents"]["stop"].update(classify="sometimes"))
     [problem] = problems(flows_copy)
     assert "intents.yaml:-:intents.stop.classify" in problem
+
+
+def test_it_keeps_the_trained_classifier_for_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake.flow import loader
+
+    monkeypatch.setattr(loader, "_MODELS", {})  # as a new process would be
+    first = load_flows(ROOT / "flows", PARAMS, cache=tmp_path)["helpline"]
+    assert len(list(tmp_path.glob("intents-*.json"))) == 1
+
+    def no_training(payload: str) -> None:
+        raise AssertionError("trained again although the cache had the model")
+
+    monkeypatch.setattr(loader, "_MODELS", {})
+    monkeypatch.setattr(loader, "_fit_in_child", no_training)
+    again = load_flows(ROOT / "flows", PARAMS, cache=tmp_path)["helpline"]
+    text = "can someone call me about detox tonight"
+    assert again.language.read(text, "en").ranked == first.language.read(text, "en").ranked
+
+
+def test_it_trains_again_when_the_cached_classifier_is_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake.flow import loader
+
+    monkeypatch.setattr(loader, "_MODELS", {})
+    load_flows(ROOT / "flows", PARAMS, cache=tmp_path)
+    (cached,) = tmp_path.glob("intents-*.json")
+    cached.write_text('{"classes": ["half a fi', "utf-8")
+    monkeypatch.setattr(loader, "_MODELS", {})
+    flow = load_flows(ROOT / "flows", PARAMS, cache=tmp_path)["helpline"]
+    assert flow.language.read("tell me about depression", "en").intent == "depression"
+    assert loader.LinearModel.from_json(json.loads(cached.read_text("utf-8")))  # rewritten whole

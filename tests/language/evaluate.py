@@ -22,7 +22,11 @@ from intake.flow.loader import default_params, load_flows
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "eval")
+# dev, dev2, dev3, ... in order, then the evaluation split
+SPLITS = (
+    *sorted((p.stem for p in HERE.glob("dev*.yaml")), key=lambda s: int(s[3:] or 1)),
+    "eval",
+)
 
 
 def load_split(name: str) -> list[dict[str, Any]]:
@@ -156,7 +160,7 @@ def show(name: str, reports: dict[str, Report], out: Any = sys.stdout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=SPLITS, action="append", help="default: both")
+    parser.add_argument("--split", choices=SPLITS, action="append", help="default: every split")
     parser.add_argument("--misses", action="store_true", help="list errors (dev splits only)")
     args = parser.parse_args(argv)
     flow = load_flow()

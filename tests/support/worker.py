@@ -69,10 +69,12 @@ def enqueue_task(redis: Redis, task: Task) -> None:
 
 @contextmanager
 def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subprocess.Popen[Any]]:
-    """The Procfile's worker (`rq worker --with-scheduler`) as a real process, stopped after."""
+    """The Procfile's worker (`rq worker --worker-class ...`) as a real process, stopped after."""
     command = [
         str(Path(sys.executable).parent / "rq"),
         "worker",
+        "--worker-class",
+        "workers.worker.Worker",
         "--with-scheduler",
         "--url",
         redis_url,

@@ -130,10 +130,14 @@ def test_it_keeps_sessions_for_the_configured_ttl(text: Text, app: Flask, redis_
     assert 24 * 3600 - 10 < ttl <= 24 * 3600
 
 
-def test_it_restarts_an_expired_session_politely(text: Text, app: Flask) -> None:
+def test_it_restarts_an_expired_session_politely(
+    text: Text, app: Flask, client: FlaskClient
+) -> None:
     text("hi")
     text("CALL")
-    store(app).delete_session("sms", TEXTER)  # what the TTL does after a day
+    # what the TTL does after a day: Redis forgets the session, Twilio its cookie copy
+    store(app).delete_session("sms", TEXTER)
+    client.delete_cookie("intake_sms", path="/sms")
     messages = text("Sam")
     assert "Welcome back" in messages[0]
     assert "OPIOIDS" in messages[-1]
@@ -229,7 +233,9 @@ def test_it_apologises_with_the_admissions_number_instead_of_a_500(
     assert TEXTER not in caplog.text and "secret" not in caplog.text
 
 
-def test_it_apologises_when_redis_is_down(settings: Settings, redis_conn: Any) -> None:
+def test_it_answers_as_usual_when_redis_is_down(
+    settings: Settings, redis_conn: Any, text: Text
+) -> None:
     from dataclasses import replace
 
     from intake import create_app
@@ -240,8 +246,7 @@ def test_it_apologises_when_redis_is_down(settings: Settings, redis_conn: Any) -
         "/sms", data=params, headers={"X-Twilio-Signature": sign(settings, "/sms", params)}
     )
     assert response.status_code == 200
-    [message] = replies(response.data)
-    assert "(727) 391-7001" in message
+    assert replies(response.data) == text("hi")  # the same welcome as with Redis up
 
 
 def test_it_logs_no_numbers_or_message_bodies(
@@ -281,7 +286,9 @@ def test_it_answers_a_message_without_from_with_empty_twiml(
     assert replies(response.data) == []
 
 
-def test_it_apologises_in_time_when_redis_hangs(settings: Settings, redis_conn: Any) -> None:
+def test_it_answers_in_time_when_redis_hangs(
+    settings: Settings, redis_conn: Any, text: Text
+) -> None:
     import socket
     import time
     from dataclasses import replace
@@ -303,9 +310,8 @@ def test_it_apologises_in_time_when_redis_hangs(settings: Settings, redis_conn: 
     finally:
         silent.close()
     assert response.status_code == 200
-    [message] = replies(response.data)
-    assert "(727) 391-7001" in message
-    assert elapsed < 10  # Twilio gives up after 15 s; the apology must get there first
+    assert replies(response.data) == text("hi")  # the welcome, without Redis
+    assert elapsed < 10  # Twilio gives up after 15 s; the answer must get there first
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ class Rules:
         self.keywords: dict[str, list[tuple[str, str]]] = {}
         self.phrases: list[_PhraseRule] = []
         self.together: list[tuple[str, str, re.Pattern[str], frozenset[str]]] = []
+        self.guess_with: dict[str, re.Pattern[str]] = {}
         # Crisis phrases are tried on the plain text as curated, and on the expanded text.
         self.crisis_plain: list[tuple[str, str, re.Pattern[str]]] = []
         self.crisis_words: list[tuple[str, str, re.Pattern[str]]] = []
@@ -46,6 +47,11 @@ class Rules:
                     self.keywords.setdefault(key, [])
                     if (intent, lang) not in self.keywords[key]:
                         self.keywords[key].append((intent, lang))
+            guard_pattern = phrase_pattern(
+                [normaliser.expand(w, lang) for lang, ws in words.guess_with.items() for w in ws]
+            )
+            if guard_pattern is not None:
+                self.guess_with[intent] = guard_pattern
             for lang, phrases in words.together.items():
                 pattern = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
                 if pattern is not None:
@@ -69,12 +75,13 @@ class Rules:
             normaliser.expand(n, lang) for lang, ns in crisis.negations.items() for n in ns
         ]
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
-        # a negation up to three words before the phrase: "im not going to hurt myself"
+        # a negation up to three words before the phrase: "im not going to hurt myself", but
+        # not across "but": "im not suicidal but i burned myself"
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
                 + "|".join(sorted({re.escape(n) for n in negations if n}, key=len, reverse=True))
-                + r")(?:\s+\S+){0,3}\s*$"
+                + r")(?:\s+(?!(?:but|pero|and|y|just|solo)\b)\S+){0,3}\s*$"
             )
             if negations
             else None
@@ -119,10 +126,21 @@ class Rules:
 
     def find(self, words: str) -> list[Match]:
         """Every intent with a phrase inside the message (longest phrase per intent)."""
+        return self._find(words)[0]
+
+    def may_guess(self, intent: str, words: str) -> bool:
+        """Whether a rules-only intent may be guessed: its `guess_with` words are there and
+        none of its phrases was cancelled by an `unless` ("dont stop texting me")."""
+        pattern = self.guess_with.get(intent)
+        return bool(pattern and pattern.search(words)) and intent not in self._find(words)[1]
+
+    def _find(self, words: str) -> tuple[list[Match], set[str]]:
         best: dict[str, Match] = {}
+        cancelled: set[str] = set()
         for rule in self.phrases:
             for m in rule.pattern.finditer(words):
                 if rule.unless is not None and rule.unless.search(words[: m.start()]):
+                    cancelled.add(rule.intent)
                     continue
                 n = m.group().count(" ") + 1
                 old = best.get(rule.intent)
@@ -131,7 +149,7 @@ class Rules:
         for intent, lang, pattern, partners in self.together:
             if partners & set(best) and pattern.search(words):
                 best[intent] = Match(intent, lang, 3)  # both at once: stronger than either
-        return list(best.values())
+        return list(best.values()), cancelled
 
     def crisis(
         self, plain_text: str, expanded: str, words: str, prefer: str
@@ -144,11 +162,7 @@ class Rules:
         classifier decides, with a higher bar for doubted ones: `doubt` says why ("negated",
         "calm" or "").
         """
-        calm = {
-            category
-            for category, pattern in self.calm.items()
-            if pattern.search(plain_text) or pattern.search(words)
-        }
+        calm = self.calm_categories(plain_text, words)
         doubted: tuple[str, str] | None = None
         doubt = ""
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
@@ -173,6 +187,14 @@ class Rules:
                 if text and pattern.search(text):
                     return None, (category, lang), "calm" if calm else ""
         return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
+
+    def calm_categories(self, plain_text: str, words: str) -> set[str]:
+        """The crisis categories (or "all") the message has a calm context for."""
+        return {
+            category
+            for category, pattern in self.calm.items()
+            if pattern.search(plain_text) or pattern.search(words)
+        }
 
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""

@@ -175,6 +175,12 @@ class Language:
         crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
         if not crisis or (mention is None and " " not in words):
             return None  # one word is too little to guess from: crisis words are in the lexicon
+        guessed = self.crisis_classes[crisis[0][0]]
+        if doubt == "negated" and mention is not None and mention[0] != guessed:
+            # "i dont want to die, i just cut": the negation is about another crisis
+            doubt, mention = "", None
+        if mention is None and guessed in self.rules.calm_categories(plain(words), words):
+            return None  # no crisis word, and the calm use of one: "cutting onions"
         if doubt == "negated":
             bar = self.spec.negated_confidence  # "im not suicidal or anything"
         elif doubt or (mention is not None and self.rules.calm_context(words)):
@@ -195,6 +201,21 @@ class Language:
             return self.crisis_classes[crisis[0][0]]
         return None
 
+    def _guarded(
+        self, words: str, found: tuple[Match, ...], ranked: tuple[tuple[str, float], ...]
+    ) -> str | None:
+        """A rules-only intent (stop, start) the classifier is sure of, with its own words."""
+        guesses = [(c, p) for c, p in ranked if c not in self.crisis_classes]
+        if not guesses:
+            return None
+        first, p1 = guesses[0]
+        spec = self.spec.intents.get(first)
+        if spec is None or spec.classify or p1 < self.spec.guarded_confidence:
+            return None
+        if any(self.spec.intents[m.intent].priority > spec.priority for m in found):
+            return None
+        return first if self.rules.may_guess(first, words) else None
+
     def _either(self, words: str) -> bool:
         return any(w in self.spec.either_words for w in words.split())
 
@@ -207,6 +228,9 @@ class Language:
     ) -> tuple[str | None, str, tuple[str, ...]]:
         if keyword is not None:
             return keyword[0], "keyword", ()
+        guarded = self._guarded(words, found, ranked)
+        if guarded is not None:
+            return guarded, "classifier", ()
         # Phrases found and the classifier vote together: a phrase adds to its intent's
         # probability, so "can opioids affect your sleep" can still be about side effects.
         scores = {c: p for c, p in ranked if c not in self.crisis_classes}
