@@ -2,7 +2,8 @@
 
 In process (Flask's test client) with a real Redis, for speed. Webhook requests are signed with
 Twilio's real RequestValidator over exactly the form the app will parse, so they reach the
-handlers; a share is unsigned or wrongly signed. Staff requests come from a visitor and from a
+handlers; a share is unsigned or wrongly signed. Voice requests carry no session in the URL
+(`?s=`), a live call's, or one damaged or made up. Staff requests come from a visitor and from a
 signed-in member of staff with a valid CSRF token, against real tasks.
 """
 
@@ -15,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
@@ -40,6 +42,7 @@ PASSWORD = "correct horse battery"
 TASK_IDS = ["a1b2c3d4e5", "f6e5d4c3b2"]
 ACTIONS = ["claim", "attempt", "reschedule", "done", "reopen"]
 AUDIT_KEY = f"{TASK_IDS[0]}:audit"  # names the task's audit list, not a task
+PHONE = "+13125550177"  # the caller of the calls in progress
 NEWCOMER = "bo@center.org"  # signs in afresh, each time from a new browser
 
 # --- what a hostile or broken request may carry ---------------------------------------
@@ -141,8 +144,16 @@ bad_percent = st.sampled_from(
 query = st.one_of(
     st.just(""),
     st.lists(
-        st.tuples(st.sampled_from(["next", "a", "channel", ""]), junk | bad_percent), max_size=3
+        st.tuples(st.sampled_from(["next", "a", "channel", "", "s"]), junk | bad_percent),
+        max_size=3,
     ).map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs)),
+    bad_percent,
+)
+carried_sessions = st.one_of(
+    st.none(),
+    st.none(),
+    st.sampled_from(["@0", "@1", "@0", "@1", "@cut", "@flipped", "", "gAAAAA", "x" * 2000]),
+    junk,
     bad_percent,
 )
 
@@ -158,6 +169,9 @@ class Req:
     signing: str = "signed"  # signed, unsigned, wrong
     staff: str = "visitor"  # visitor, member (signed in), newcomer (signs in)
     csrf: bool = False
+    # The voice session carried in the URL (`?s=`): None for none, "@0"/"@1" for a live call's
+    # real token, "@cut"/"@flipped" for one damaged, anything else sent as it is.
+    carried: str | None = None
 
 
 @st.composite
@@ -209,6 +223,8 @@ def webhook_requests(draw: st.DrawFn) -> Req:
         query=draw(st.sampled_from(["", "", ""]) | query),
         signing=draw(st.sampled_from(["signed"] * 6 + ["unsigned", "wrong"])),
     )
+    if path.startswith("/voice"):
+        req.carried = draw(carried_sessions)
     if draw(st.integers(0, 9)) == 0:
         req.raw = draw(raw_bodies)
         req.content_type = draw(content_types)
@@ -326,6 +342,27 @@ class Fuzzer:
         self.sent = 0
         self.newcomers = 0
         self.statuses: dict[int, int] = {}
+        self.tokens: list[str] = []  # the `?s=` of each call in CALL_SIDS, once started
+
+    def start_call(self, call_sid: str) -> None:
+        """A call in progress; keeps the session its TwiML carries in the Gather's URL."""
+        response = self.send(Req("POST", "/voice", pairs=[("CallSid", call_sid), ("From", PHONE)]))
+        judge(Req("POST", "/voice"), response)
+        action = next(ET.fromstring(response.data).iter("Gather")).get("action", "")
+        token = parse_qs(urlsplit(action).query).get("s", [""])[0]
+        assert token, action
+        self.tokens.append(token)
+
+    def carried(self, value: str) -> str:
+        if value in ("@0", "@1"):
+            return self.tokens[int(value[1])]
+        if value == "@cut":
+            return self.tokens[0][: len(self.tokens[0]) // 2]
+        if value == "@flipped":
+            token = self.tokens[0]
+            middle = len(token) // 2
+            return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+        return value
 
     def sign_in(self) -> None:
         page = self.member.get("/staff/login").get_data(as_text=True)
@@ -360,6 +397,9 @@ class Fuzzer:
             found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
             assert found, page.data
             csrf = found.group(1)
+        if req.carried is not None:
+            carried = _encode([("s", self.carried(req.carried))])
+            kwargs["query_string"] = "&".join(filter(None, [req.query, carried]))
         pairs = list(req.pairs)
         if req.csrf:
             pairs.append(("csrf_token", csrf))
@@ -370,7 +410,8 @@ class Fuzzer:
         elif req.method not in ("GET", "HEAD"):
             kwargs["data"] = MultiDict(pairs)
         else:
-            kwargs["query_string"] = "&".join(filter(None, [req.query, _encode(pairs)]))
+            query = kwargs["query_string"]
+            kwargs["query_string"] = "&".join(filter(None, [query, _encode(pairs)]))
         if req.signing != "unsigned":
             kwargs["headers"]["X-Twilio-Signature"] = self.signature(kwargs, req.signing == "wrong")
         self.sent += 1
@@ -438,7 +479,7 @@ def fuzzer(settings: Settings, redis_conn: Redis) -> Iterator[Fuzzer]:
         store.create_task(factories.make_task(task_id))
     fuzzer = Fuzzer(app, settings)
     for call_sid in CALL_SIDS:  # two calls in progress
-        fuzzer.send(Req("POST", "/voice", pairs=[("CallSid", call_sid), ("From", "+13125550177")]))
+        fuzzer.start_call(call_sid)
     fuzzer.sign_in()
     yield fuzzer
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from rq import Queue
 
 from intake import create_app, redis_server, store
 from intake.config import ConfigError, Settings
+from intake.redis_server import start_redis
 from intake.store import URGENT_QUEUE, Store
 
 from .conftest import replies, sign, twilio_sms_params
@@ -90,6 +93,21 @@ def test_the_limit_is_per_minute(text: Texter, monkeypatch: pytest.MonkeyPatch) 
     time.sleep(1.5)  # the window is over (not a speed goal: Redis expires the counter)
 
     assert any("OPIOIDS" in m for m in text("MENU"))
+
+
+def test_it_never_refuses_anyone_because_redis_is_down(settings: Settings, tmp_path: Path) -> None:
+    """Without Redis nothing can be counted: the limit fails open, every text is answered."""
+    with start_redis(data_dir=tmp_path / "redis") as server:
+        own = replace(settings, redis_url=server.url, spool_dir=tmp_path / "spool")
+        texter = Texter(create_app(own).test_client(), own)
+        for _ in range(LIMIT):
+            assert texter("MENU")
+    # Redis is gone now: the counter stands at the limit, and cannot count any further.
+
+    answers = [texter("MENU") for _ in range(LIMIT + 2)]
+
+    assert all(answers), answers
+    assert not any("pause replies for a minute" in m for a in answers for m in a)
 
 
 def test_it_limits_calls_from_a_number_not_key_presses(
