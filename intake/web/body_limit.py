@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 MAX_BODY_BYTES = 64 * 1024  # Twilio's webhook bodies are a few KB; a staff form less
 WEBHOOK_PREFIXES = ("/sms", "/voice")
