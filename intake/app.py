@@ -18,6 +18,7 @@ from .flow.loader import default_params, load_flows
 from .flow.model import Channel
 from .spool import Spool
 from .store import Store
+from .web.body_limit import BodyLimit
 
 FLOW_ID = "helpline"
 
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         # from its headers. Webhook signatures never depend on this: they use PUBLIC_BASE_URL.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    # Outermost: an oversized body is refused before anything reads or parses it.
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
     keys = keyring(settings.encryption_keys)
     spool = Spool(settings.spool_dir, keys)
@@ -83,7 +86,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         keys=keys,
         redis=redis,
         store=store,
-        conversations=Conversations(flow, store, redis, settings.business_timezone, spool),
+        conversations=Conversations(
+            flow,
+            store,
+            redis,
+            settings.business_timezone,
+            spool,
+            inbound_limit=settings.inbound_limit_per_minute,
+        ),
     )
     from .web import health, sms, staff, voice
 

@@ -149,6 +149,8 @@ class Settings:
     spool_dir: Path = Path("var/spool")
     # the trained intent classifier, kept by a hash of its data so a restart need not retrain
     model_cache_dir: Path = Path("var/cache")
+    # webhooks
+    inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -211,6 +213,7 @@ class Settings:
             encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
             spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
+            inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
         )
 
     def voice_for(self, language: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -26,8 +26,9 @@ from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
 from .flow.model import Channel
+from .flow.text import parse_phone
 from .spool import Drainer, Record, Spool
-from .store import DEFAULT_QUEUE, URGENT_QUEUE, Store, mask
+from .store import DEFAULT_QUEUE, URGENT_QUEUE, Begun, Store, mask
 from .tasks import Task, new_task_id, task_from_request
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Step:
     session: Session | None
     events: list[ev.Event]
     duplicate: bool = False
+    limited: bool = False  # over the inbound limit: not processed
 
     @property
     def ended(self) -> bool:
@@ -95,12 +97,14 @@ class Conversations:
         tz: ZoneInfo,
         spool: Spool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        inbound_limit: int = 0,
     ) -> None:
         self.flow = flow
         self.store = store
         self.redis = redis
         self.clock = clock
         self.tz = tz
+        self.inbound_limit = inbound_limit  # messages per sender per minute; 0: no limit
         self.spool = spool
         self.drainer = Drainer(spool, self.replay)
         if spool.pending():  # left from before a restart
@@ -116,18 +120,22 @@ class Conversations:
         language: str | None = None,
         carried: Session | None = None,
         fresh: bool = False,
+        sender: str = "",
     ) -> Step:
         """Handle one input from the person behind `key` (their number, or a CallSid).
 
         `carried`: the session copy the request brought, used when Redis has nothing newer.
         `fresh`: start the conversation over (a call just arrived).
+        `sender`: who this input counts against the inbound limit ("" for nobody).
         """
         link = Link()
+        counted = sender if self.inbound_limit else ""
         with self._serialised(channel, key, link):
-            # One round trip: dedupe mark, session and opt-out together.
-            first, stored, opted_out = link.call(
-                lambda: self.store.begin_step(channel, key, contact, delivery_id),
-                (True, None, False),
+            # One round trip: dedupe mark, the sender's count, session and opt-out together.
+            # Without Redis nothing is counted (recent 0): nobody is refused for an outage.
+            first, stored, opted_out, recent = link.call(
+                lambda: self.store.begin_step(channel, key, contact, delivery_id, counted),
+                Begun(True, None, False, 0),
             )
             before = None if fresh else newest(stored, carried)
             now = self.clock()
@@ -147,6 +155,10 @@ class Conversations:
                 if reading is None or not engine.opts_in(self.flow, reading):
                     self._silent_crisis_check(before, channel, contact, reading, now, link)
                     return Step(session=before, events=[])
+            if self.inbound_limit and recent > self.inbound_limit:
+                limited = self._over_limit(channel, contact, before, inp, recent)
+                if limited is not None:
+                    return limited
             session, events = self._advance(channel, key, contact, inp, before, now, link, language)
             self.carry_out(session, events, now, link, key=key, before=before)
             self._keep(key, session, events, link)
@@ -157,6 +169,36 @@ class Conversations:
             ",".join(e.type for e in events) or "no events",
         )
         return Step(session=session, events=events)
+
+    def _over_limit(
+        self,
+        channel: Channel,
+        contact: str,
+        session: Session | None,
+        inp: UserInput | None,
+        recent: int,
+    ) -> Step | None:
+        """Past the inbound limit: one polite answer, then silence for the minute.
+
+        Crisis words always pass (None: carry on as usual), so they are read first.
+        """
+        language = session.language if session else self.flow.spec.languages[0]
+        said = (inp.text or inp.speech) if inp else ""
+        if said and engine.read(self.flow, said, language).crisis is not None:
+            return None
+        if recent > self.inbound_limit + 1:
+            return Step(session=session, events=[], limited=True)
+        log.warning("%s %s: over the inbound limit; quiet for the minute", channel, mask(contact))
+        texts = self.flow.spec.messages["rate_limited"][channel]
+        text = engine.render(
+            texts.get(language) or texts[self.flow.spec.languages[0]], self.flow.params
+        )
+        events: list[ev.Event] = (
+            [ev.MessageSent(text)]
+            if channel == "sms"
+            else [ev.PromptSpoken(text), ev.SessionEnded()]
+        )
+        return Step(session=session, events=events, limited=True)
 
     def _advance(
         self,
@@ -274,6 +316,9 @@ class Conversations:
     ) -> None:
         """Queue the task's creation; into the spool when Redis does not answer."""
         link = link or Link()
+        if request.callback_number and not parse_phone(request.callback_number):
+            # A sender such as "client:alice" or "anonymous" is no number staff can call.
+            request = replace(request, callback_number=None)
         task = task_from_request(request, task_id, now, self.tz)
         if link.up:
             try:

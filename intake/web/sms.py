@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
@@ -32,27 +33,33 @@ def twiml(messages: list[str]) -> Response:
 def inbound() -> Response:
     services = current_app.extensions["intake"]
     raw_from = request.form.get("From", "").strip()
+    # The sender keys the session and opt-outs; only a valid number is ever called back
+    # (Conversations.enqueue_task), and the flow asks anyone else for one.
     contact = parse_phone(raw_from) or raw_from
-    if not contact:
-        log.warning("sms without a From number: nothing to answer")
-        return twiml([])
+    sid = request.form.get("MessageSid", "") or request.form.get("SmsSid", "")
+    # No sender at all: nobody to reply to, but crisis words must still reach staff.
+    key = contact or f"unknown:{sid or secrets.token_hex(8)}"
     secure = over_https()
     try:
         step = services.conversations.step(
             "sms",
-            contact,
+            key,
             contact,
             UserInput(text=request.form.get("Body", "")),
-            delivery_id=request.form.get("MessageSid", "") or request.form.get("SmsSid", ""),
-            carried=carried(contact) if secure else None,
+            delivery_id=sid,
+            carried=carried(contact) if secure and contact else None,
+            sender=contact,
         )
     except Exception as e:  # never a 500 to Twilio: the person still gets a way to reach us
         log.error("sms from %s failed: %s", mask(contact), describe(e))
         return twiml([services.error_text("sms")])
+    if not contact:
+        log.warning("sms without a From number: read, but there is nobody to answer")
+        return twiml([])
     response = twiml(
         [e.text for e in step.events if isinstance(e, (ev.MessageSent, ev.SnippetSent))]
     )
-    if secure and not step.duplicate:
+    if secure and not step.duplicate and not step.limited:
         mirror(response, step, contact)
     return response
 

@@ -150,6 +150,8 @@ def _step(inp: UserInput | None, fresh: bool = False) -> Response:
     call_sid = request.form.get("CallSid", "")
     contact = caller_number(request.form.get("From", ""))
     try:
+        # Calls, not key presses, count against the inbound limit, and only from a number: a
+        # hidden caller ID is never refused because someone else hid theirs.
         copy = None if fresh else carried(call_sid, contact)
         step_id = "start" if fresh else carry.step_id(copy)
         step = services.conversations.step(
@@ -160,6 +162,7 @@ def _step(inp: UserInput | None, fresh: bool = False) -> Response:
             delivery_id=f"voice:{call_sid}:{step_id}" if call_sid and step_id else "",
             carried=copy,
             fresh=fresh,
+            sender=contact if fresh else "",
         )
         return xml(respond(step, call_sid))
     except Exception as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -46,6 +47,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 POLL_ENDPOINT = "staff.queue_json"
+NEXT_PAGE = re.compile(r"/staff/[A-Za-z0-9_.~/?=&%-]*")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -123,7 +125,8 @@ def unauthorized() -> BaseResponse:
 
 def safe_next(target: str | None) -> str:
     """Only our own pages: an open redirect would make the sign-in page a phishing tool."""
-    if target and target.startswith("/staff/") and "//" not in target and "\\" not in target:
+    # Plain path characters only: a CR/LF would split the Location header (a 500 before).
+    if target and NEXT_PAGE.fullmatch(target) and "//" not in target:
         return target
     return url_for("staff.queue")
 
