@@ -8,13 +8,16 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +42,48 @@ def base_env(home: Path) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(ROOT),
     }
+
+
+def start_procfile(
+    workdir: Path, env: dict[str, str], processes: dict[str, subprocess.Popen[Any]]
+) -> None:
+    """Every Procfile process, as a host starts it, logging to `workdir/<name>.log`.
+
+    Each goes into `processes` as it starts, so a caller's `finally` stops what did start.
+    """
+    for name, command in procfile_commands().items():
+        with (workdir / f"{name}.log").open("wb") as log:
+            processes[name] = subprocess.Popen(
+                ["bash", "-c", command],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+
+def wait_for_health(
+    base_url: str,
+    processes: dict[str, subprocess.Popen[Any]],
+    logs: Callable[[], str],
+    timeout: float,
+) -> None:
+    """Until `/healthz` answers 200; fails with the logs if a process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                pytest.fail(f"{name} exited with {process.returncode}\n{logs()}")
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"/healthz did not answer in {timeout:.0f} s\n{logs()}")
 
 
 def stop_group(process: subprocess.Popen[Any]) -> None:

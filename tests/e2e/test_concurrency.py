@@ -40,7 +40,14 @@ from intake.redis_server import RedisProcess, free_port, start_redis
 from intake.store import Store
 from tests.support.twilio_emulator import TwilioEmulator
 
-from .support import base_env, post_form, procfile_commands, sms_params, stop_group
+from .support import (
+    base_env,
+    post_form,
+    sms_params,
+    start_procfile,
+    stop_group,
+    wait_for_health,
+)
 from .test_sms_end_to_end import START_TIMEOUT
 
 ON_CALL = "+13125550101"
@@ -105,41 +112,18 @@ def stack(
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "TWILIO_API_BASE_URL": twilio.url,
             "STAFF_NOTIFY_NUMBERS": ON_CALL,
+            # 50 texts from one number inside a minute is the point here, not a flood to limit
+            # (the limit has its own tests in tests/web/test_rate_limit.py)
+            "INBOUND_LIMIT_PER_MINUTE": "0",
         }
         running = Stack(f"http://127.0.0.1:{port}", workdir, env, redis, twilio)
         try:
-            for name, command in procfile_commands().items():
-                with (workdir / f"{name}.log").open("wb") as log:
-                    running.processes[name] = subprocess.Popen(
-                        ["bash", "-c", command],
-                        cwd=workdir,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-            wait_for_health(running)
+            start_procfile(workdir, env, running.processes)
+            wait_for_health(running.base_url, running.processes, running.logs, START_TIMEOUT)
             yield running
         finally:
             for process in running.processes.values():
                 stop_group(process)
-
-
-def wait_for_health(stack: Stack) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for name, process in stack.processes.items():
-            if process.poll() is not None:
-                pytest.fail(f"{name} exited with {process.returncode}\n{stack.logs()}")
-        try:
-            with urllib.request.urlopen(stack.base_url + "/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/healthz did not answer in {START_TIMEOUT:.0f} s\n{stack.logs()}")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from intake.redis_server import RedisProcess, free_port, start_redis
 from intake.store import Store
 from tests.support.twilio_emulator import TwilioEmulator
 
-from .support import base_env, procfile_commands, sms_params, stop_group
+from .support import base_env, sms_params, start_procfile, stop_group, wait_for_health
 from .test_sms_end_to_end import START_TIMEOUT
 
 ON_CALL = "+13125550101"
@@ -174,40 +174,15 @@ def stack(
         }
         running = Stack(port, workdir, env, redis, redis_dir, twilio)
         try:
-            for name, command in procfile_commands().items():
-                with (workdir / f"{name}.log").open("wb") as log:
-                    running.processes[name] = subprocess.Popen(
-                        ["bash", "-c", command],
-                        cwd=workdir,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-            wait_for_health(running)
+            start_procfile(workdir, env, running.processes)
+            wait_for_health(
+                f"http://127.0.0.1:{running.port}", running.processes, running.logs, START_TIMEOUT
+            )
             yield running
         finally:
             for process in running.processes.values():
                 stop_group(process)
             running.redis.stop()
-
-
-def wait_for_health(stack: Stack) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for name, process in stack.processes.items():
-            if process.poll() is not None:
-                pytest.fail(f"{name} exited with {process.returncode}\n{stack.logs()}")
-        try:
-            url = f"http://127.0.0.1:{stack.port}/healthz"
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/healthz did not answer in {START_TIMEOUT:.0f} s\n{stack.logs()}")
 
 
 def numbers(first: int, count: int) -> list[str]:

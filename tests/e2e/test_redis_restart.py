@@ -55,9 +55,7 @@ def burst_worker(env: dict[str, str], redis_url: str, cwd: Path) -> None:
     """The Procfile's `rq worker` as a real process, in burst mode: run what is queued, exit."""
     rq = str(Path(sys.executable).parent / "rq")
     command = [rq, "worker", "--burst", "--url", redis_url, URGENT_QUEUE, DEFAULT_QUEUE]
-    result = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

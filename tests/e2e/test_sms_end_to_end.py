@@ -11,7 +11,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,10 +25,11 @@ from tests.support.twilio_emulator import TwilioEmulator
 from .support import (
     base_env,
     post_form,
-    procfile_commands,
     sms_params,
+    start_procfile,
     stop_group,
     twiml_messages,
+    wait_for_health,
 )
 
 TEXTER = "+13125550142"
@@ -99,38 +99,12 @@ def stack(
         }
         running = Stack(f"http://127.0.0.1:{port}", workdir, env, {}, twilio)
         try:
-            for name, command in procfile_commands().items():
-                with (workdir / f"{name}.log").open("wb") as log:
-                    running.processes[name] = subprocess.Popen(
-                        ["bash", "-c", command],
-                        cwd=workdir,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-            wait_for_health(running)
+            start_procfile(workdir, env, running.processes)
+            wait_for_health(running.base_url, running.processes, running.logs, START_TIMEOUT)
             yield running
         finally:
             for process in running.processes.values():
                 stop_group(process)
-
-
-def wait_for_health(stack: Stack) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for name, process in stack.processes.items():
-            if process.poll() is not None:
-                pytest.fail(f"{name} exited with {process.returncode}\n{stack.logs()}")
-        try:
-            with urllib.request.urlopen(stack.base_url + "/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/healthz did not answer in {START_TIMEOUT:.0f} s\n{stack.logs()}")
 
 
 def test_it_turns_an_sms_conversation_into_a_callback_task(stack: Stack) -> None:
