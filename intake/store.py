@@ -290,6 +290,21 @@ class Store:
         """Run `enqueue(pipeline)` and record `deliveries` as pending, atomically, once per task."""
         marker = f"{PREFIX}:notify:queued:{task_id}"
         pending = f"{PREFIX}:notify:pending:{task_id}"
+
+        def apply(pipe: Any) -> None:
+            enqueue(pipe)
+            if deliveries:
+                pipe.sadd(pending, *deliveries)
+                pipe.expire(pending, self.NOTIFY_TTL)
+
+        return self._once(marker, self.NOTIFY_TTL, apply)
+
+    def _once(self, marker: str, ttl: int, apply: Any) -> bool:
+        """Run `apply(pipeline)` and set `marker` in one MULTI, unless `marker` is already set.
+
+        Either all of it happens or none; a second caller (another worker, a second replay)
+        finds the marker and does nothing.
+        """
         with self.redis.pipeline() as pipe:
             while True:
                 try:
@@ -297,15 +312,12 @@ class Store:
                     if pipe.exists(marker):
                         return False
                     pipe.multi()
-                    enqueue(pipe)
-                    pipe.set(marker, "1", ex=self.NOTIFY_TTL)
-                    if deliveries:
-                        pipe.sadd(pending, *deliveries)
-                        pipe.expire(pending, self.NOTIFY_TTL)
+                    apply(pipe)
+                    pipe.set(marker, "1", ex=ttl)
                     pipe.execute()
                     return True
                 except WatchError:
-                    continue  # another worker queued them meanwhile: look again
+                    continue  # someone else wrote the marker meanwhile: look again
 
     def notifications_queued(self, task_id: str) -> bool:
         return bool(self.redis.exists(f"{PREFIX}:notify:queued:{task_id}"))
@@ -347,19 +359,7 @@ class Store:
         short anywhere is either wholly applied or not at all, and a second replay skips it.
         """
         marker = f"{PREFIX}:spool:done:{record_id}"
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(marker)
-                    if pipe.exists(marker):
-                        return False
-                    pipe.multi()
-                    apply(pipe)
-                    pipe.set(marker, "1", ex=self.SPOOL_DONE_TTL)
-                    pipe.execute()
-                    return True
-                except WatchError:
-                    continue
+        return self._once(marker, self.SPOOL_DONE_TTL, apply)
 
     def record_opt_out(self, pipe: Any, number: str, opted_out: bool) -> None:
         """Queue an opt-out (or opt-in) on `pipe`, for replay_once."""
