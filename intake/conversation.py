@@ -225,9 +225,7 @@ class Conversations:
         log.debug("%s %s: %s -> %s", channel, mask(contact), session.state, moved.state)
         return moved, events
 
-    def signal(
-        self, channel: Channel, key: str, name: str, carried: Session | None = None
-    ) -> Step:
+    def signal(self, channel: Channel, key: str, name: str, carried: Session | None = None) -> Step:
         """Report something the host saw (a transfer that could not happen) to the session."""
         link = Link()
         with self._serialised(channel, key, link):

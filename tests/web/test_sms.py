@@ -334,9 +334,7 @@ def test_it_answers_a_first_question_in_free_words_with_its_snippet(
     assert "automated text line" not in snippet
 
 
-@pytest.mark.parametrize(
-    "body", ["i want it all to end", "i dont see the point of living anymore"]
-)
+@pytest.mark.parametrize("body", ["i want it all to end", "i dont see the point of living anymore"])
 def test_it_answers_natural_crisis_language_with_a_categorised_urgent_task(
     text: Text, redis_conn: Any, app: Flask, body: str
 ) -> None:

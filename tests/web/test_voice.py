@@ -313,9 +313,7 @@ def test_a_dial_status_for_a_forgotten_call_hangs_up(call: Call) -> None:
 @pytest.mark.parametrize(
     "speech", ["I just want it all to end", "i dont see the point of living anymore"]
 )
-def test_it_answers_natural_crisis_speech_and_keeps_the_call_going(
-    call: Call, speech: str
-) -> None:
+def test_it_answers_natural_crisis_speech_and_keeps_the_call_going(call: Call, speech: str) -> None:
     call.start()
     twiml = call.say(speech)
     assert "9 8 8" in said(twiml) and "9 1 1" in said(twiml)

@@ -280,4 +280,3 @@ class Language:
             if second != self.spec.none_intent and p1 + p2 >= self.spec.confidence:
                 return None, "classifier", (first, second)
         return None, "classifier", ()
-
