@@ -152,9 +152,11 @@ class Rules:
         return list(best.values()), cancelled
 
     def crisis(
-        self, plain_text: str, expanded: str, words: str, prefer: str
+        self, plain_text: str, expanded: str, words: str, prefer: str, calm: set[str]
     ) -> tuple[tuple[str, str] | None, tuple[str, str] | None, str]:
         """(sure, mention, doubt): the first crisis phrase found, or the first mention.
+
+        `calm`: the categories (or "all") whose calm context the message has.
 
         A crisis phrase right after a negation ("im not suicidal") or in a calm context
         ("suicide prevention month") is a doubted mention; one found only once typos were
@@ -162,7 +164,6 @@ class Rules:
         classifier decides, with a higher bar for doubted ones: `doubt` says why ("negated",
         "calm" or "").
         """
-        calm = self.calm_categories(plain_text, words)
         doubted: tuple[str, str] | None = None
         doubt = ""
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):

@@ -138,14 +138,14 @@ class Language:
         language = self.guess_language(words)
         if not words:
             return Reading(plain=p, words=words, language=language, original=text)
-        crisis, mention, doubted = self.rules.crisis(p, expanded, words, prefer)
+        calm = self.rules.calm_categories(p, words)
+        crisis, mention, doubted = self.rules.crisis(p, expanded, words, prefer, calm)
         keyword = self.rules.keyword(words, prefer)
         found = tuple(m for m in self.rules.find(words) if m.intent not in self.crisis_classes)
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
-            crisis = self._crisis_guess(
-                words, ranked, language or prefer, mention, doubted or ("calm" if answering else "")
-            )
+            doubt = doubted or ("calm" if answering else "")
+            crisis = self._crisis_guess(words, ranked, language or prefer, mention, doubt, calm)
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
         intent, source, clarify = self._decide(words, keyword, found, ranked)
@@ -170,6 +170,7 @@ class Language:
         language: str,
         mention: tuple[str, str] | None,
         doubt: str,
+        calm: set[str],
     ) -> tuple[str, str] | None:
         """Crisis by the classifier: a lower bar beside a crisis word, a higher one in doubt."""
         crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
@@ -179,7 +180,7 @@ class Language:
         if doubt == "negated" and mention is not None and mention[0] != guessed:
             # "i dont want to die, i just cut": the negation is about another crisis
             doubt, mention = "", None
-        if mention is None and guessed in self.rules.calm_categories(plain(words), words):
+        if mention is None and guessed in calm:
             return None  # no crisis word, and the calm use of one: "cutting onions"
         if doubt == "negated":
             bar = self.spec.negated_confidence  # "im not suicidal or anything"
