@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -93,16 +92,17 @@ class Store:
         if delivery_id:
             pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
         if sender:
-            # One counter per sender per clock minute (not EXPIRE NX: Redis 6.2 lacks it).
-            minute = int(time.time()) // INBOUND_WINDOW
-            counter = f"{PREFIX}:inbound:{channel}:{sender}:{minute}"
+            # A window from the sender's first message, not the clock's minute (a burst across
+            # a minute boundary would get twice the limit); SET NX EX, as Redis 6.2 has no
+            # EXPIRE NX.
+            counter = f"{PREFIX}:inbound:{channel}:{sender}"
+            pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
             pipe.incr(counter)
-            pipe.expire(counter, 2 * INBOUND_WINDOW)
         pipe.get(self.session_key(channel, key))
         pipe.sismember(f"{PREFIX}:optouts", contact or "-")
         results = pipe.execute()
         first = bool(results[0]) if delivery_id else True
-        recent = int(results[-4]) if sender else 0
+        recent = int(results[-3]) if sender else 0
         raw, opted_out = results[-2], bool(results[-1])
         session = None if raw is None else Session.model_validate_json(raw)
         return Begun(first, session, opted_out, recent)
