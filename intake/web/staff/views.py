@@ -251,8 +251,11 @@ def act(task_id: str, action: str) -> BaseResponse:
     if isinstance(form, AttemptForm):
         details["outcome"] = form.outcome.data
     if isinstance(form, RescheduleForm):
-        when = form.when.data.astimezone(UTC)
-        if when <= now():
+        try:
+            when = form.when.data.astimezone(UTC)
+        except OverflowError:  # the year 9999 in a zone behind UTC: no such instant
+            when = None
+        if when is None or when <= now():
             flash("Pick a time in the future.", "error")
             return back
         details["when"] = when
