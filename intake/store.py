@@ -99,7 +99,7 @@ class Store:
             pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
             pipe.incr(counter)
         pipe.get(self.session_key(channel, key))
-        pipe.sismember(f"{PREFIX}:optouts", contact or "-")
+        pipe.sismember(f"{PREFIX}:optouts", self.number_ref(contact or "-"))
         results = pipe.execute()
         first = bool(results[0]) if delivery_id else True
         recent = int(results[-3]) if sender else 0
@@ -122,16 +122,20 @@ class Store:
         """We talked with this person before, but their session has expired."""
         return bool(self.redis.exists(f"{PREFIX}:returning:{channel}:{key}"))
 
+    def number_ref(self, number: str) -> str:
+        """How a phone number appears in key names and sets: every such use goes through here."""
+        return number
+
     # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
 
     def opt_out(self, number: str) -> None:
-        self.redis.sadd(f"{PREFIX}:optouts", number)
+        self.redis.sadd(f"{PREFIX}:optouts", self.number_ref(number))
 
     def opt_in(self, number: str) -> None:
-        self.redis.srem(f"{PREFIX}:optouts", number)
+        self.redis.srem(f"{PREFIX}:optouts", self.number_ref(number))
 
     def is_opted_out(self, number: str) -> bool:
-        return bool(self.redis.sismember(f"{PREFIX}:optouts", number))
+        return bool(self.redis.sismember(f"{PREFIX}:optouts", self.number_ref(number)))
 
     # --- tasks -------------------------------------------------------------
 
@@ -364,9 +368,9 @@ class Store:
     def record_opt_out(self, pipe: Any, number: str, opted_out: bool) -> None:
         """Queue an opt-out (or opt-in) on `pipe`, for replay_once."""
         if opted_out:
-            pipe.sadd(f"{PREFIX}:optouts", number)
+            pipe.sadd(f"{PREFIX}:optouts", self.number_ref(number))
         else:
-            pipe.srem(f"{PREFIX}:optouts", number)
+            pipe.srem(f"{PREFIX}:optouts", self.number_ref(number))
 
     # --- side effects done once (workers/jobs.py; docs/reliability.md "Crashes and restarts") --
     # A job about to send records its intent, and the outcome once the send returned, under an
