@@ -1,0 +1,97 @@
+"""Conversation sessions, dedupe of deliveries, the inbound limit and opt-outs."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from redis.lock import Lock
+
+from ..flow.engine import Session
+from .base import PREFIX, StoreBase
+
+SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
+RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
+INBOUND_WINDOW = 60  # seconds: the inbound limit counts messages per sender per minute
+
+
+class Begun(NamedTuple):
+    """What one inbound step starts from."""
+
+    first: bool  # not a repeated delivery of a message already handled
+    session: Session | None
+    opted_out: bool
+    recent: int  # messages from this sender in the current minute, this one included
+
+
+class SessionStore(StoreBase):
+    """What one conversation needs between messages."""
+
+    # --- sessions --------------------------------------------------------
+
+    def session_key(self, channel: str, key: str) -> str:
+        return f"{PREFIX}:session:{channel}:{key}"
+
+    def lock(self, channel: str, key: str) -> Lock:
+        """Serialises messages from one person: two arriving together run one after the other."""
+        lock: Lock = self.redis.lock(
+            f"{PREFIX}:lock:{channel}:{key}", timeout=30, blocking_timeout=20
+        )
+        return lock
+
+    def load_session(self, channel: str, key: str) -> Session | None:
+        raw = self.redis.get(self.session_key(channel, key))
+        if raw is None:
+            return None
+        return Session.model_validate_json(raw)
+
+    def begin_step(
+        self, channel: str, key: str, contact: str, delivery_id: str, sender: str = ""
+    ) -> Begun:
+        """Dedupe mark, session, opt-out and the sender's count this minute, in one round trip.
+
+        `sender`: who to count against the inbound limit ("" counts nobody).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        if delivery_id:
+            pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
+        if sender:
+            # A window from the sender's first message, not the clock's minute (a burst across
+            # a minute boundary would get twice the limit); SET NX EX, as Redis 6.2 has no
+            # EXPIRE NX.
+            counter = f"{PREFIX}:inbound:{channel}:{sender}"
+            pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
+            pipe.incr(counter)
+        pipe.get(self.session_key(channel, key))
+        pipe.sismember(f"{PREFIX}:optouts", self.number_ref(contact or "-"))
+        results = pipe.execute()
+        first = bool(results[0]) if delivery_id else True
+        recent = int(results[-3]) if sender else 0
+        raw, opted_out = results[-2], bool(results[-1])
+        session = None if raw is None else Session.model_validate_json(raw)
+        return Begun(first, session, opted_out, recent)
+
+    def save_session(self, key: str, session: Session) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(
+            self.session_key(session.channel, key), session.model_dump_json(), ex=self.session_ttl
+        )
+        pipe.set(f"{PREFIX}:returning:{session.channel}:{key}", "1", ex=RETURNING_TTL)
+        pipe.execute()
+
+    def delete_session(self, channel: str, key: str) -> None:
+        self.redis.delete(self.session_key(channel, key))
+
+    def is_returning(self, channel: str, key: str) -> bool:
+        """We talked with this person before, but their session has expired."""
+        return bool(self.redis.exists(f"{PREFIX}:returning:{channel}:{key}"))
+
+    # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
+
+    def opt_out(self, number: str) -> None:
+        self.redis.sadd(f"{PREFIX}:optouts", self.number_ref(number))
+
+    def opt_in(self, number: str) -> None:
+        self.redis.srem(f"{PREFIX}:optouts", self.number_ref(number))
+
+    def is_opted_out(self, number: str) -> bool:
+        return bool(self.redis.sismember(f"{PREFIX}:optouts", self.number_ref(number)))
