@@ -76,12 +76,15 @@ class Rules:
         ]
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
         # a negation up to three words before the phrase: "im not going to hurt myself", but
-        # not across "but": "im not suicidal but i burned myself"
+        # not across "but": "im not suicidal but i burned myself"; and not one that says it
+        # goes on: "i can not stop cutting", "no puedo dejar de cortarme"
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
                 + "|".join(sorted({re.escape(n) for n in negations if n}, key=len, reverse=True))
-                + r")(?:\s+(?!(?:but|pero|and|y|just|solo)\b)\S+){0,3}\s*$"
+                + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
+                + r"|(?:dejo|deja|paro) de)\b)"
+                + r"(?:\s+(?!(?:but|pero|and|y|just|solo)\b)\S+){0,3}\s*$"
             )
             if negations
             else None
