@@ -18,6 +18,7 @@ from .flow.loader import default_params, load_flows
 from .flow.model import Channel
 from .spool import Spool
 from .store import Store
+from .web import security_headers
 from .web.body_limit import BodyLimit
 
 FLOW_ID = "helpline"
@@ -76,7 +77,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     # Outermost: an oversized body is refused before anything reads or parses it.
-    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
+    https = settings.public_base_url.startswith("https://")
+    app.wsgi_app = BodyLimit(  # type: ignore[method-assign]
+        app.wsgi_app, headers=security_headers.security_headers(https)
+    )
+    security_headers.init_app(app, https)
     app.config["SECRET_KEY"] = settings.secret_key
     keys = keyring(settings.encryption_keys)
     spool = Spool(settings.spool_dir, keys)

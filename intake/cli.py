@@ -81,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     staff_sub.add_parser("list", help="list accounts")
 
+    purge = sub.add_parser(
+        "purge", help="remove done tasks older than RETENTION_DAYS and what was kept for them"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count only; change nothing")
+    purge.add_argument("--json", action="store_true", help="print JSON")
+
     chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
     chat.add_argument(
         "--from", dest="from_number", default=CHAT_FROM, help="the number you text from"
@@ -108,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return task_command(args)
         if args.command == "staff":
             return staff_command(args)
+        if args.command == "purge":
+            return purge_command(dry_run=args.dry_run, as_json=args.json)
         if args.command == "chat":
             return chat_command(args.from_number, args.url)
         if args.command == "dev":
@@ -168,6 +176,26 @@ def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
             f"{data['id']}  {t.priority:<6}  {t.kind:<8}  {t.status:<8}  {data['created_at']}  "
             f"{t.callback_number or '-'}  {t.best_time_window or '-'}  {t.language}"
         )
+    return 0
+
+
+def purge_command(dry_run: bool, as_json: bool) -> int:
+    """What the worker's daily purge does, now; prints counts, never personal data."""
+    from .retention import purge
+
+    settings, store = _store()
+    counts = purge(store.redis, settings, datetime.now(UTC), dry_run=dry_run).counts()
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "retention_days": settings.retention_days} | counts))
+        return 0
+    if settings.retention_days <= 0:
+        print("RETENTION_DAYS is 0: everything is kept, nothing purged")
+        return 0
+    verb = "would remove" if dry_run else "removed"
+    print(
+        f"done more than {settings.retention_days} days ago: {verb} "
+        + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
+    )
     return 0
 
 

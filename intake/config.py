@@ -151,6 +151,8 @@ class Settings:
     model_cache_dir: Path = Path("var/cache")
     # webhooks
     inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
+    # retention: done tasks (and what is kept for them) go this many days after closing; 0: never
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -214,6 +216,7 @@ class Settings:
             spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
+            retention_days=envint(env, "RETENTION_DAYS", 30),
         )
 
     def voice_for(self, language: str) -> str:

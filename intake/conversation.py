@@ -225,11 +225,35 @@ class Conversations:
         log.debug("%s %s: %s -> %s", channel, mask(contact), session.state, moved.state)
         return moved, events
 
-    def signal(self, channel: Channel, key: str, name: str, carried: Session | None = None) -> Step:
-        """Report something the host saw (a transfer that could not happen) to the session."""
+    def signal(
+        self,
+        channel: Channel,
+        key: str,
+        name: str,
+        carried: Session | None = None,
+        delivery_id: str = "",
+    ) -> Step:
+        """Report something the host saw (a transfer that could not happen) to the session.
+
+        `delivery_id`: processed once per id; a repeat gets the same answer from the copy it
+        carried and changes nothing (a replay must not rewind a call that moved on, nor bring
+        back one that ended).
+        """
         link = Link()
         with self._serialised(channel, key, link):
-            stored = link.call(lambda: self.store.load_session(channel, key), None)
+            if delivery_id:
+                contact = carried.contact if carried else ""
+                first, stored, _, _ = link.call(
+                    lambda: self.store.begin_step(channel, key, contact, delivery_id),
+                    Begun(True, None, False, 0),
+                )
+                if not first:
+                    log.info("%s %s: repeated signal, not processed again", channel, mask(contact))
+                    if carried is None:
+                        return Step(session=None, events=[], duplicate=True)
+                    return self.preview_signal(carried, name)
+            else:
+                stored = link.call(lambda: self.store.load_session(channel, key), None)
             before = newest(stored, carried)
             if before is None:
                 return Step(session=None, events=[])

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +27,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from intake import notifications as n
+from intake import retention
 from intake.app import load_flow
 from intake.config import Settings
 from intake.flow.engine import Flow
@@ -357,3 +359,13 @@ def delivery_failed(
         Store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
         reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII
         log.error("task %s: %s failed for good: %s", task_id, job.meta.get("channel"), reason)
+
+
+def purge() -> dict[str, int]:
+    """The daily retention purge (intake/retention.py); schedules tomorrow's first, so a
+    failed purge does not end the chain. Returns counts only."""
+    now = datetime.now(UTC)
+    retention.schedule_purge(_redis(), settings(), retention.next_run(now))
+    counts = retention.purge(_redis(), settings(), now).counts()
+    log.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts

@@ -6,6 +6,7 @@ import os
 import socket
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from rq import Worker as RQWorker
 from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
+
+from intake import retention
 
 REDIS_RETRY_SECONDS = 2.0
 # How long a running job's entry outlives the worker's last heartbeat (RQ's own: 60 s). The
@@ -49,7 +52,17 @@ class Worker(RQWorker):  # type: ignore[misc]
 
     def run_maintenance_tasks(self) -> None:
         self._free_dead_schedulers_locks()
+        self._schedule_purge()
         super().run_maintenance_tasks()
+
+    def _schedule_purge(self) -> None:
+        """Make sure the next daily retention purge is scheduled (once, whichever worker asks)."""
+        from workers import jobs  # the job's own settings, read once per process
+
+        settings = jobs.settings()
+        at = retention.next_run(datetime.now(UTC))
+        if retention.schedule_purge(self.connection, settings, at) is not None:
+            self.log.debug("Retention purge scheduled at %s", at.isoformat())
 
     def _free_dead_schedulers_locks(self) -> None:
         """Release scheduler locks whose holder ran on this host and is gone."""

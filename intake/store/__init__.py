@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from .base import DEFAULT_QUEUE, PREFIX, URGENT_QUEUE, is_task_id, mask, utcnow
+from .retention import Purged, RetentionStore
 from .sends import SendStore
 from .sessions import Begun, SessionStore
 from .staff import StaffAccount, StaffStore
@@ -16,6 +17,7 @@ __all__ = [
     "PREFIX",
     "URGENT_QUEUE",
     "Begun",
+    "Purged",
     "StaffAccount",
     "Store",
     "is_task_id",
@@ -24,5 +26,5 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, TaskStore, StaffStore, SendStore):
+class Store(SessionStore, TaskStore, StaffStore, SendStore, RetentionStore):
     """Redis-backed state. Every key name lives in this package."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
@@ -26,13 +26,17 @@ def is_webhook(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in WEBHOOK_PREFIXES)
 
 
-def too_large(path: str) -> Response:
-    """413 as the caller understands it: empty TwiML for Twilio, a plain page for people."""
+def too_large(path: str, headers: Mapping[str, str] | None = None) -> Response:
+    """413 as the caller understands it: empty TwiML for Twilio, a plain page for people.
+
+    `headers`: added to the answer (the security headers: Flask's hooks never see this one).
+    """
     if is_webhook(path):
         response = Response(EMPTY_TWIML, status=413, mimetype="application/xml")
     else:
         response = Response(TOO_LARGE_PAGE, status=413, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers or {})
     return response
 
 
@@ -41,9 +45,15 @@ class BodyLimit:
     Content-Length. A longer declared length is refused unread; a body without one (chunked)
     is read up to the cap, and refused once it goes past it."""
 
-    def __init__(self, app: WSGIApplication, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        max_bytes: int = MAX_BODY_BYTES,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.headers = dict(headers or {})
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         declared = _content_length(environ)
@@ -55,7 +65,7 @@ class BodyLimit:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(declared)
         if declared is not None and declared > self.max_bytes:
-            refused: Iterable[bytes] = too_large(environ.get("PATH_INFO", ""))(
+            refused: Iterable[bytes] = too_large(environ.get("PATH_INFO", ""), self.headers)(
                 environ, start_response
             )
             return refused

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ..conversation import Step
+from ..conversation import OUTAGE, Step
 from ..flow import events as ev
 from ..flow.engine import Session, UserInput
 from ..flow.text import parse_phone
@@ -121,6 +121,22 @@ def _fail(call_sid: str, error: Exception) -> Response:
     return xml(response)
 
 
+def _goodbye() -> Response:
+    """Hang up: for a request whose call has no session left to go on with."""
+    response = VoiceResponse()
+    response.hangup()
+    return xml(response)
+
+
+def _live(call_sid: str) -> bool:
+    """Whether Redis still holds this call's session (False when it does not answer)."""
+    services = current_app.extensions["intake"]
+    try:
+        return call_sid != "" and services.store.load_session("voice", call_sid) is not None
+    except OUTAGE:
+        return False
+
+
 def _language(session: object) -> str:
     return getattr(session, "language", "en")
 
@@ -153,6 +169,8 @@ def _step(inp: UserInput | None, fresh: bool = False) -> Response:
         # Calls, not key presses, count against the inbound limit, and only from a number: a
         # hidden caller ID is never refused because someone else hid theirs.
         copy = None if fresh else carried(call_sid, contact)
+        if not fresh and copy is None and request.args.get(carry.QUERY) and not _live(call_sid):
+            return _goodbye()  # an expired or altered copy, and no session: never start over
         step_id = "start" if fresh else carry.step_id(copy)
         step = services.conversations.step(
             "voice",
@@ -211,11 +229,15 @@ def dial_status() -> Response:
         name = "dial_completed" if status in ANSWERED else "dial_failed"
         log.info("voice call %s: admissions transfer %s", call_sid[-6:], status or "unknown")
         copy = carried(call_sid, caller_number(request.form.get("From", "")))
-        step = services.conversations.signal("voice", call_sid, name, carried=copy)
+        step = services.conversations.signal(
+            "voice",
+            call_sid,
+            name,
+            carried=copy,
+            delivery_id=f"voice:{call_sid}:dial:{carry.step_id(copy)}" if call_sid and copy else "",
+        )
         if step.session is None:  # the session is gone: end politely rather than in silence
-            response = VoiceResponse()
-            response.hangup()
-            return xml(response)
+            return _goodbye()
         return xml(respond(step, call_sid))
     except Exception as e:
         return _fail(call_sid, e)

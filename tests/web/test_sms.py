@@ -387,3 +387,33 @@ def test_it_answers_odd_input_in_at_most_two_segments(text: Text, body: str) -> 
     answers = text(body)
     assert answers, "every message gets an answer"
     assert all(segment_count(a) <= 2 for a in answers)
+
+
+def test_a_session_cookie_older_than_the_session_ttl_brings_nothing_back(
+    app: Flask, client: FlaskClient, text: Text, settings: Settings, redis_conn: Any
+) -> None:
+    import time
+
+    from intake.web import carry
+
+    text("hi")
+    text("CALL")
+    cookie = client.get_cookie(carry.COOKIE, path="/sms")
+    assert cookie is not None
+    keys = app.extensions["intake"].keys
+    payload = keys.decrypt((cookie.value + "=" * (-len(cookie.value) % 4)).encode())
+    store = Store(redis_conn)
+    assert (store.load_session("sms", TEXTER) or pytest.fail()).state.startswith("callback")
+
+    def resend_with_cookie_sealed_at(at: int) -> str:
+        """Redis forgot the session (TTL or purge); the cookie still holds a copy from `at`."""
+        store.delete_session("sms", TEXTER)
+        client.set_cookie(carry.COOKIE, keys.encrypt_at_time(payload, at).decode(), path="/sms")
+        text("Sam")
+        session = store.load_session("sms", TEXTER)
+        assert session is not None
+        return session.state
+
+    assert resend_with_cookie_sealed_at(int(time.time())).startswith("callback")  # still fresh
+    expired = int(time.time()) - settings.session_ttl_seconds - 60
+    assert not resend_with_cookie_sealed_at(expired).startswith("callback")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask import Flask
@@ -15,7 +18,8 @@ from rq import Queue, SimpleWorker
 
 from intake import create_app
 from intake.config import Settings
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.web import carry
 
 from .conftest import sign
 
@@ -337,3 +341,111 @@ def test_it_takes_a_malformed_confidence_as_unknown(call: Call) -> None:
     call.start()
     twiml = call.post("/voice/input", SpeechResult="tell me about anxiety", Confidence="high")
     assert "anxi" in said(twiml).lower()
+
+
+# --- replays: the same CallSid and step delivered again, as Twilio (or a copy of its request) would
+
+CALLBACK_KEYS = ["2", "1", "3", "1", "2", "1", "1"]  # callback, this number, evening, ... confirm
+
+
+def follow(call: Call, twiml: ET.Element, tag: str = "Gather", **form: str) -> ET.Element:
+    """Post to the URL our TwiML told Twilio to use next (with its ?s= copy), as Twilio does."""
+    [element] = list(twiml.iter(tag))
+    url = urlsplit(element.get("action") or "")
+    return call.post(f"{url.path}?{url.query}", **form)
+
+
+def ticking_app(settings: Settings, start: datetime) -> Flask:
+    """An app whose clock moves on a second per step, from `start`."""
+    app = create_app(settings)
+    seconds = itertools.count()
+    app.extensions["intake"].conversations.clock = lambda: start + timedelta(seconds=next(seconds))
+    return app
+
+
+def stored(redis_conn: Any, call: Call) -> tuple[str, datetime] | None:
+    session = Store(redis_conn).load_session("voice", call.sid)
+    return None if session is None else (session.state, session.updated_at)
+
+
+def test_a_replayed_first_request_does_not_restart_a_call_that_moved_on(
+    call: Call, redis_conn: Any
+) -> None:
+    first = call.start()
+    asked = follow(call, follow(call, first, Digits="2"), Digits="1")  # callback, this number
+    assert "best time" in said(asked)
+    before = stored(redis_conn, call)
+
+    replay = call.start()
+
+    assert said(replay) == said(first)
+    assert stored(redis_conn, call) == before
+    assert "for you" in said(follow(call, asked, Digits="3"))  # the call goes on where it was
+
+
+def test_a_replayed_gather_action_neither_advances_twice_nor_queues_a_second_task(
+    call: Call, redis_conn: Any
+) -> None:
+    twiml = call.start()
+    steps: list[tuple[ET.Element, str, ET.Element]] = []
+    for key in CALLBACK_KEYS:
+        answer = follow(call, twiml, Digits=key)
+        steps.append((twiml, key, answer))
+        if key == "3":  # mid-call: the menu's "2" again must not take the call back
+            mid = stored(redis_conn, call)
+            assert said(follow(call, steps[0][0], Digits="2")) == said(steps[0][2])
+            assert stored(redis_conn, call) == mid
+        twiml = answer
+    assert "Goodbye" in said(twiml) and stored(redis_conn, call) is None
+    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    assert queue.count == 1
+
+    for asked, key, answer in steps:  # every step again, after the call ended
+        assert said(follow(call, asked, Digits=key)) == said(answer)
+
+    assert stored(redis_conn, call) is None  # nothing brought back
+    assert queue.count == 1
+    run_worker(redis_conn)
+    assert len(Store(redis_conn).list_tasks()) == 1
+
+
+def test_a_replayed_dial_status_neither_rewinds_the_call_nor_brings_it_back(
+    settings: Settings, redis_conn: Any
+) -> None:
+    app = ticking_app(settings, WEDNESDAY_NOON_NY)
+    call = Call(app.test_client(), settings)
+    dialled = follow(call, call.start(), Digits="0")
+    offered = follow(call, dialled, tag="Dial", DialCallStatus="no-answer")
+    assert "nobody from admissions could pick up" in said(offered)
+    assert "calling from" in said(follow(call, offered, Digits="1"))
+    moved_on = stored(redis_conn, call)
+
+    again = follow(call, dialled, tag="Dial", DialCallStatus="no-answer")
+
+    assert said(again) == said(offered)
+    assert stored(redis_conn, call) == moved_on
+
+    ended = Call(app.test_client(), settings)
+    transfer = follow(ended, ended.start(), Digits="0")
+    goodbye = follow(ended, transfer, tag="Dial", DialCallStatus="completed")
+    assert "Goodbye" in said(goodbye) and stored(redis_conn, ended) is None
+    replay = follow(ended, transfer, tag="Dial", DialCallStatus="completed")
+    assert said(replay) == said(goodbye) and replay[-1].tag == "Hangup"
+    assert stored(redis_conn, ended) is None
+
+
+def test_a_copy_older_than_the_session_ttl_never_starts_the_call_over(
+    app: Flask, call: Call, settings: Settings, redis_conn: Any
+) -> None:
+    greeting = call.start()
+    url = urlsplit(gather(greeting).get("action") or "")
+    token = parse_qs(url.query)[carry.QUERY][0]
+    keys = app.extensions["intake"].keys
+    payload = keys.decrypt((token + "=" * (-len(token) % 4)).encode())
+    old = keys.encrypt_at_time(payload, int(time.time()) - settings.session_ttl_seconds - 60)
+    redis_conn.delete(*redis_conn.keys("intake:session:voice:*"))  # Redis forgot it (TTL)
+
+    twiml = call.post(f"{url.path}?{urlencode({carry.QUERY: old.decode()})}", Digits="2")
+
+    assert said(twiml) == "" and twiml[-1].tag == "Hangup"
+    assert stored(redis_conn, call) is None
