@@ -15,10 +15,10 @@ from redis import Redis
 from redis.connection import Connection
 from rq import Queue
 
-from intake import create_app, redis_server, store
+from intake import create_app, redis_server
 from intake.config import ConfigError, Settings
 from intake.redis_server import start_redis
-from intake.store import URGENT_QUEUE, Store
+from intake.store import URGENT_QUEUE, Store, sessions
 
 from .conftest import replies, sign, twilio_sms_params
 from .test_voice import Call, said
@@ -85,7 +85,7 @@ def test_another_number_is_unaffected(text: Texter) -> None:
 
 
 def test_the_limit_is_per_minute(text: Texter, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "INBOUND_WINDOW", 3)  # long enough for the loop on a busy machine
+    monkeypatch.setattr(sessions, "INBOUND_WINDOW", 3)  # long enough for the loop on a busy machine
     for _ in range(LIMIT + 2):
         text("MENU")
     assert text("MENU") == []
