@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from .base import DEFAULT_QUEUE, PREFIX, URGENT_QUEUE, is_task_id, mask, utcnow
+from .outbox import OutboxStore
 from .sends import SendStore
 from .sessions import Begun, SessionStore
 from .staff import StaffAccount, StaffStore
@@ -24,5 +25,5 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, TaskStore, StaffStore, SendStore):
+class Store(SessionStore, TaskStore, StaffStore, SendStore, OutboxStore):
     """Redis-backed state. Every key name lives in this package."""
