@@ -3,9 +3,11 @@ anyone more than OUTBOUND_DAILY_LIMIT_PER_NUMBER times a day."""
 
 from __future__ import annotations
 
+import ast
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -26,6 +28,7 @@ from .conftest import STAFF_1, STAFF_2, WorkerEnv
 CALLER = "+13125550177"  # Twilio's From
 TYPED = "+13125550188"  # what the caller typed as the number to call
 OWNER = "ana@center.example.org"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def voice_callback(client: FlaskClient, worker_env: WorkerEnv, best_time: str) -> None:
@@ -235,3 +238,33 @@ def test_the_count_is_atomic_under_concurrent_sends(redis_conn: Redis) -> None:
     assert sorted(allowed) == [False] * 15 + [True] * 5
     assert store.texts_sent(CALLER, "2026-11-23") == 5
     assert store.texts_sent(CALLER, "2026-11-24") == 0  # a new day starts afresh
+
+
+# --- one way out ----------------------------------------------------------------------------
+
+SENDING_MODULES = ("twilio.rest", "smtplib", "requests")
+
+
+def imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_only_outbound_can_send_so_opt_outs_and_the_limit_cover_every_path() -> None:
+    senders = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("intake", "workers")
+        for path in (ROOT / folder).rglob("*.py")
+        if any(
+            name == module or name.startswith(module + ".")
+            for name in imported(path)
+            for module in SENDING_MODULES
+        )
+    )
+    assert senders == ["intake/outbound.py"]
