@@ -29,7 +29,7 @@ return 1
 
 
 class OutboxStore(StoreBase):
-    """How many texts each number got from us today (keyed by number_ref, never the number)."""
+    """How many texts each number got from us each day; the number appears as its number_ref."""
 
     def _outbox_key(self, number: str, day: str) -> str:
         return f"{PREFIX}:outbox:{day}:{self.number_ref(number)}"
