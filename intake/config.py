@@ -137,6 +137,9 @@ class Settings:
     smtp_starttls: bool = True
     crm_webhook_url: str = ""
     crm_webhook_secret: str = ""
+    crm_payload: str = "minimal"  # "minimal": task id, priority, link; "full": every task field
+    # texts one number may get from us per day (the center's calendar day); 0: no limit
+    outbound_daily_limit_per_number: int = 5
     urgent_claim_minutes: float = 5.0
     normal_claim_minutes: float = 60.0
     # staff dashboard
@@ -204,8 +207,10 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or "",
             smtp_from=_smtp_from(env),
             smtp_starttls=envbool(env, "SMTP_STARTTLS", True),
-            crm_webhook_url=_url(env, "CRM_WEBHOOK_URL", ""),
+            crm_webhook_url=_crm_url(env, "CRM_WEBHOOK_URL"),
             crm_webhook_secret=_crm_secret(env),
+            crm_payload=_choice(env, "CRM_PAYLOAD", ("minimal", "full")),
+            outbound_daily_limit_per_number=envint(env, "OUTBOUND_DAILY_LIMIT_PER_NUMBER", 5),
             urgent_claim_minutes=envfloat(env, "URGENT_CLAIM_MINUTES", 5.0),
             normal_claim_minutes=envfloat(env, "NORMAL_CLAIM_MINUTES", 60.0),
             staff_idle_minutes=envint(env, "STAFF_IDLE_MINUTES", 30, minimum=1),
@@ -288,6 +293,29 @@ def _fernet_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"{name}: key {position} is not a Fernet key (32 bytes, url-safe base64)"
             )
     return keys
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _crm_url(env: Mapping[str, str], name: str) -> str:
+    """https, except to this machine (development and tests: a CRM stand-in on localhost)."""
+    url = _url(env, name, "")
+    parsed = urlparse(url)
+    if url and parsed.scheme != "https" and parsed.hostname not in LOOPBACK_HOSTS:
+        # Only the host: a URL's path or query may hold a token.
+        raise ConfigError(
+            f"{name} must be an https URL (http only to localhost), got http://{parsed.hostname}"
+        )
+    return url
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, the first by default."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _crm_secret(env: Mapping[str, str]) -> str:

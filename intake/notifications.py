@@ -19,7 +19,8 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from .config import Settings
-from .flow.engine import Flow, render
+from .flow.engine import Flow, render, window_words
+from .flow.language.when import TimeWindow
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
 from .tasks import Task, iso
 
@@ -184,24 +185,40 @@ def reminder_sms(task: Task, settings: Settings) -> str:
 
 
 def crm_payload(task: Task, settings: Settings) -> dict[str, Any]:
-    """What the CRM receives: every task field, and the dashboard link."""
-    return {
-        "event": "task.created",
-        "task": task.as_detail(),
-        "url": dashboard_link(task, settings),
-    }
+    """What the CRM receives: with CRM_PAYLOAD=minimal (the default) only the task's id and
+    priority and the dashboard link; with full, every task field."""
+    detail = (
+        task.as_detail()
+        if settings.crm_payload == "full"
+        else {"id": task.id, "priority": task.priority}
+    )
+    return {"event": "task.created", "task": detail, "url": dashboard_link(task, settings)}
 
 
-def confirmation_sms(task: Task, flow: Flow) -> str:
-    """The caller's confirmation, in their language, from flows/helpline.yaml `confirmation`."""
+def confirmation_sms(task: Task, flow: Flow, now: datetime | None = None) -> str:
+    """The caller's confirmation, in their language, from flows/helpline.yaml `confirmation`.
+
+    Its {best_time} is the window we understood, in our words: a caller's own words never go
+    out in a text (a voice caller can say anything, and From can be someone else's number).
+    """
     texts = flow.spec.messages["confirmation"]["sms"]
     language = task.language if task.language in texts else flow.spec.languages[0]
-    unknown = flow.spec.labels.get("unknown", {}).get(language, "")
     values = dict(flow.params)
-    values["best_time"] = task.best_time or unknown
+    values["best_time"] = call_window(task, flow, language, now or datetime.now(UTC))
     return render(texts[language], values)
 
 
+def call_window(task: Task, flow: Flow, language: str, now: datetime) -> str:
+    """When we will call, formatted from the parsed window; a fixed phrase when none was."""
+    window = TimeWindow(task.best_time_window, task.best_time_start, task.best_time_end)
+    words = window_words(flow, language, now, window)
+    if words:
+        return words
+    key = "window_unparsed" if task.best_time else "unknown"
+    return flow.spec.labels.get(key, {}).get(language, "")
+
+
 def caller_number(task: Task) -> str | None:
-    """Where a voice caller asked to be called (and allowed texts)."""
-    return task.callback_number or task.from_number
+    """Where a voice caller's confirmation goes: the number that called (Twilio's From), never
+    a typed callback number, which could be anyone's."""
+    return task.from_number

@@ -21,6 +21,7 @@ import json
 import logging
 import smtplib
 import time
+import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -62,6 +63,13 @@ class OptedOut(TransportError):
         super().__init__(message, permanent=True)
 
 
+class DailyLimitReached(TransportError):
+    """The number had its OUTBOUND_DAILY_LIMIT_PER_NUMBER texts today: nothing more is sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Twilio's HTTP client, sending to `base_url` instead of api.twilio.com when they differ."""
 
@@ -83,6 +91,11 @@ class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
         if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
+
+
+def event_id_for(key: str) -> str:
+    """A webhook delivery's event id, the same for every attempt under one idempotency key."""
+    return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -109,7 +122,9 @@ class Outbound:
         )
 
     def send_sms(self, to: str, body: str, key: str = "") -> str:
-        """Text `body` to `to`; returns Twilio's message SID. Raises OptedOut or TransportError.
+        """Text `body` to `to`; returns Twilio's message SID.
+
+        Raises OptedOut, DailyLimitReached (see `_count`) or TransportError.
 
         With an idempotency `key` (a job's id), a second call sends nothing: it returns the SID
         recorded by the first, or, when the first was cut short before recording one, the SID
@@ -127,6 +142,8 @@ class Outbound:
             earlier = self._already_accepted(client, to, body, key)
             if earlier:
                 return earlier
+        self._count(to, key)
+        if key:
             self.store.send_intended(key, time.time())
         try:
             message = client.messages.create(
@@ -143,6 +160,26 @@ class Outbound:
         if key:
             self.store.send_done(key, str(message.sid))
         return str(message.sid)
+
+    def _count(self, to: str, key: str) -> None:
+        """Count a text to `to` today; refuse it past OUTBOUND_DAILY_LIMIT_PER_NUMBER.
+
+        Every text we send passes here, whatever the path. STAFF_NOTIFY_NUMBERS and
+        ESCALATION_NUMBERS are neither counted nor refused: they are the center's own phones,
+        set by the operator, and a crisis alert must never be dropped. A retry under the same
+        idempotency key counts once. The day is the center's (BUSINESS_TIMEZONE).
+        """
+        s = self.settings
+        if to in s.staff_notify_numbers or to in s.escalation_numbers:
+            return
+        day = datetime.now(s.business_timezone).date().isoformat()
+        if not self.store.count_text(to, day, s.outbound_daily_limit_per_number, key):
+            log.warning(
+                "sms to %s not sent: %d texts today already (OUTBOUND_DAILY_LIMIT_PER_NUMBER)",
+                mask(to),
+                s.outbound_daily_limit_per_number,
+            )
+            raise DailyLimitReached(f"{mask(to)} had {s.outbound_daily_limit_per_number} today")
 
     def _already_accepted(self, client: Client, to: str, body: str, key: str) -> str | None:
         """The SID of a message an earlier attempt under `key` got Twilio to accept, if any.
@@ -238,26 +275,32 @@ class Outbound:
         return TransportError(f"smtp {code}", permanent=code >= 500)
 
     def post_webhook(self, url: str, payload: dict[str, Any], key: str = "") -> int:
-        """POST `payload` as signed JSON; returns the HTTP status.
+        """POST `payload` as signed JSON with its event id; returns the HTTP status.
 
-        With an idempotency `key`, it is sent as `Idempotency-Key` (the same on every attempt,
-        so the receiver can drop repeats) and a second call after an accepted POST does nothing.
+        The event id is in the body (`event_id`) and in `X-Intake-Event-Id` and
+        `Idempotency-Key`: with an idempotency `key` (a job's id) it is the same on every
+        attempt, so the receiver can drop repeats, and a second call after an accepted POST
+        does nothing. Without one, each call is a new event.
         """
         if key:
             _, outcome = self.store.send_record(key)
             if outcome is not None:
                 log.info("webhook accepted before, not posted again")
                 return int(outcome)
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        event_id = event_id_for(key) if key else "evt_" + uuid.uuid4().hex
+        body = json.dumps(
+            {**payload, "event_id": event_id}, separators=(",", ":"), sort_keys=True
+        ).encode()
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "intake-webhook/1",
             "X-Intake-Timestamp": timestamp,
             "X-Intake-Signature": sign(self.settings.crm_webhook_secret, timestamp, body),
+            "X-Intake-Event-Id": event_id,
+            "Idempotency-Key": event_id,
         }
         if key:
-            headers["Idempotency-Key"] = key
             self.store.send_intended(key, time.time())
         try:
             response = requests.post(

@@ -31,7 +31,7 @@ from intake import retention
 from intake.app import load_flow
 from intake.config import Settings
 from intake.flow.engine import Flow
-from intake.outbound import OptedOut, Outbound, TransportError
+from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
 from intake.store import Store, mask
 from intake.tasks import Task, iso
 
@@ -274,13 +274,14 @@ def post_task_to_crm(task_id: str) -> int:
 
 
 def confirm_to_caller(task_id: str) -> str:
-    """Text a voice caller who allowed texts that their request is in; never an opted-out one."""
+    """Text a voice caller who allowed texts, at the number that called, that their request is
+    in; never an opted-out number or one that had its texts for the day."""
     store = Store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
     number = n.caller_number(task)
-    if task.text_ok is not True or number is None:
+    if task.channel != "voice" or task.text_ok is not True or number is None:
         return "skipped"
     try:
         with _no_retry_when_permanent():
@@ -288,6 +289,9 @@ def confirm_to_caller(task_id: str) -> str:
     except OptedOut:
         log.info("task %s: caller %s opted out; no confirmation", task_id, mask(number))
         return "opted out"
+    except DailyLimitReached:
+        log.info("task %s: caller %s had today's texts; no confirmation", task_id, mask(number))
+        return "daily limit"
 
 
 def escalate(task_id: str, level: int) -> int:

@@ -417,21 +417,7 @@ class _Run:
 
     def window_words(self, window: TimeWindow) -> str | None:
         """'today 6 PM to 9 PM': a window in words, in the session's language."""
-        if window.label in ("now", "any") or window.start is None:
-            return self.label(f"window_{window.label}") if window.label else None
-        tz = self.flow.timezone
-        start, today = window.start.astimezone(tz), self.now.astimezone(tz).date()
-        days = (start.date() - today).days
-        day = (
-            self.label("today")
-            if days <= 0
-            else self.label("tomorrow")
-            if days == 1
-            else self.label(f"weekday_{start.weekday()}")
-        )
-        if window.end is None:
-            return f"{day} {self.label('from')} {_clock(start)}"
-        return f"{day} {_clock(start)} {self.label('to')} {_clock(window.end.astimezone(tz))}"
+        return window_words(self.flow, self.session.language, self.now, window)
 
     def keep_window(self, words: str, window: TimeWindow) -> None:
         f = self.session.fields
@@ -664,6 +650,30 @@ def template_values(flow: Flow, session: Session) -> dict[str, str]:
     }
     values.update(flow.params)
     return values
+
+
+def window_words(flow: Flow, language: str, now: datetime, window: TimeWindow) -> str | None:
+    """'today 6 PM to 9 PM': a parsed window in our words, in `language`; never the person's."""
+
+    def label(key: str) -> str:
+        labels = flow.spec.labels.get(key)
+        return labels[language] if labels else key
+
+    if window.label in ("now", "any") or window.start is None:
+        return label(f"window_{window.label}") if window.label else None
+    tz = flow.timezone
+    start, today = window.start.astimezone(tz), now.astimezone(tz).date()
+    days = (start.date() - today).days
+    day = (
+        label("today")
+        if days <= 0
+        else label("tomorrow")
+        if days == 1
+        else label(f"weekday_{start.weekday()}")
+    )
+    if window.end is None:
+        return f"{day} {label('from')} {_clock(start)}"
+    return f"{day} {_clock(start)} {label('to')} {_clock(window.end.astimezone(tz))}"
 
 
 def render(template: str, values: dict[str, str]) -> str:

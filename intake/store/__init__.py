@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from .base import DEFAULT_QUEUE, PREFIX, URGENT_QUEUE, is_task_id, mask, utcnow
+from .outbox import OutboxStore
 from .retention import Purged, RetentionStore
 from .sends import SendStore
 from .sessions import Begun, SessionStore
@@ -26,5 +27,5 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, TaskStore, StaffStore, SendStore, RetentionStore):
+class Store(SessionStore, TaskStore, StaffStore, SendStore, OutboxStore, RetentionStore):
     """Redis-backed state. Every key name lives in this package."""

@@ -224,7 +224,7 @@ def test_it_turns_a_phone_call_into_a_voice_task(stack: Stack) -> None:
     }
     # texts were allowed: the worker confirmed by SMS, and on-call staff heard of the task
     [confirmation] = wait_for_texts(stack, caller, "admissions")
-    assert "evening" in confirmation.body
+    assert "5 PM to 9 PM" in confirmation.body  # the evening, in our words
     wait_for_texts(stack, ON_CALL, task["id"])
 
 

@@ -100,6 +100,10 @@ def test_it_stops_web_with_one_line_on_invalid_flows(
     [
         ({"STAFF_NOTIFY_NUMBERS": "+1555"}, "STAFF_NOTIFY_NUMBERS is not a valid phone number"),
         ({"CRM_WEBHOOK_URL": "https://crm.example.org/hook"}, "CRM_WEBHOOK_SECRET is required"),
+        (
+            {"CRM_WEBHOOK_URL": "http://crm.example.org/hook", "CRM_WEBHOOK_SECRET": "s" * 20},
+            "CRM_WEBHOOK_URL must be an https URL (http only to localhost)",
+        ),
         ({"BUSINESS_HOURS": "9 to 5"}, "BUSINESS_HOURS must look like 08:00-20:00"),
     ],
 )

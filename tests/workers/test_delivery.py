@@ -21,6 +21,8 @@ from tests.support.worker import CRASH_ONCE_JOB, enqueue_task, new_task, queues,
 
 from .conftest import STAFF_1, STAFF_2, WorkerEnv
 
+CALLER = "+13125550199"  # Twilio's From on a voice call
+TYPED = "+13125550188"  # the callback number the caller typed
 PERSONAL = ("Sam", "Rivera", "+1312555018", "3125550188", "opioid", "evening", "crisis")
 
 
@@ -88,10 +90,32 @@ def test_it_posts_the_task_to_the_crm_signed(
     [delivery] = crm.received
     assert delivery.refused is None and delivery.status == 204
     payload = delivery.payload
+    assert payload == {
+        "event": "task.created",
+        "event_id": delivery.headers["X-Intake-Event-Id"],
+        "task": {"id": task.id, "priority": "urgent"},
+        "url": f"https://intake.example.org/staff/tasks/{task.id}",
+    }
+    for secret in PERSONAL:
+        assert secret not in delivery.body.decode()
+    assert Store(redis_conn).notifications_due() == []
+
+
+def test_it_posts_the_whole_task_to_the_crm_when_asked(
+    crm: CrmServer, worker_env: WorkerEnv, redis_conn: Redis
+) -> None:
+    worker_env.set(CRM_PAYLOAD="full")
+    task = new_task(kind="crisis")
+    enqueue_task(redis_conn, task)
+
+    work(redis_conn)
+
+    [delivery] = crm.received
+    assert delivery.refused is None and delivery.status == 204
+    payload = delivery.payload
     assert payload["event"] == "task.created"
     assert payload["task"] == Store(redis_conn).get_task(task.id).as_detail()  # type: ignore[union-attr]
     assert payload["task"]["name"] == "Sam Rivera" and payload["task"]["kind"] == "crisis"
-    assert Store(redis_conn).notifications_due() == []
 
 
 @pytest.mark.parametrize(
@@ -101,17 +125,25 @@ def test_it_posts_the_task_to_the_crm_signed(
         ("es", "Helpline: recibimos su solicitud. Admisiones le llamara (por la mañana)."),
     ],
 )
-def test_it_confirms_to_a_voice_caller_who_allowed_texts(
+def test_it_confirms_to_a_voice_caller_who_allowed_texts_at_the_number_that_called(
     twilio: TwilioEmulator, redis_conn: Redis, language: str, start: str
 ) -> None:
-    best_time = "morning" if language == "en" else "por la mañana"
-    task = new_task(channel="voice", language=language, best_time=best_time, text_ok=True)
+    task = new_task(
+        channel="voice",
+        language=language,
+        from_number=CALLER,
+        callback_number=TYPED,  # typed on the keypad: could be anyone's
+        best_time="morning" if language == "en" else "por la mañana",
+        best_time_window="morning",
+        text_ok=True,
+    )
     enqueue_task(redis_conn, task)
 
     work(redis_conn)
 
-    [confirmation] = twilio.sent_to("+13125550188")
+    [confirmation] = twilio.sent_to(CALLER)
     assert confirmation.body.startswith(start)
+    assert twilio.attempts_to(TYPED) == []
     assert len(twilio.sent) == 3  # and both staff numbers
 
 
@@ -134,13 +166,14 @@ def test_it_texts_no_confirmation_otherwise(
 
 
 def test_it_never_texts_an_opted_out_caller(twilio: TwilioEmulator, redis_conn: Redis) -> None:
-    task = new_task(channel="voice", text_ok=True)
-    Store(redis_conn).opt_out("+13125550188")
+    task = new_task(channel="voice", from_number=CALLER, text_ok=True)
+    Store(redis_conn).opt_out(CALLER)
     enqueue_task(redis_conn, task)
 
     work(redis_conn)
 
-    assert twilio.attempts_to("+13125550188") == []
+    assert twilio.attempts_to(CALLER) == []
+    assert twilio.attempts_to(TYPED) == []
     job = Job.fetch(f"confirm-{task.id}", connection=redis_conn)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == "opted out"
     assert Store(redis_conn).get_task(task.id).delivery_failed is False  # type: ignore[union-attr]

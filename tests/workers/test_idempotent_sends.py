@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 
 from intake import outbound as outbound_module
-from intake.outbound import Outbound, TransportError
+from intake.outbound import Outbound, TransportError, event_id_for
 from intake.store import Store
 from tests.support.crm import CrmServer
 from tests.support.mailbox import Mailbox
@@ -152,4 +152,4 @@ def test_a_webhook_carries_its_key_and_is_posted_once(
         status = outbound(worker_env, redis_conn).post_webhook(crm.url, {"task": {}}, KEY)
 
     [delivery] = crm.received
-    assert status == 204 and delivery.headers["Idempotency-Key"] == KEY
+    assert status == 204 and delivery.headers["Idempotency-Key"] == event_id_for(KEY)

@@ -137,27 +137,54 @@ def test_it_never_tells_staff_the_kind_of_crisis_or_whom_it_is_for(
             assert secret.lower() not in text.lower(), (secret, text)
 
 
-def test_it_gives_the_crm_every_task_field(office: Settings) -> None:
-    task = new_task()
+def test_it_gives_the_crm_only_id_priority_and_link_by_default(office: Settings) -> None:
+    task = new_task(kind="crisis")
     payload = crm_payload(task, office)
+    assert payload == {
+        "event": "task.created",
+        "task": {"id": task.id, "priority": "urgent"},
+        "url": f"https://intake.example.org/staff/tasks/{task.id}",
+    }
+
+
+def test_it_gives_the_crm_every_task_field_when_asked(settings_env: dict[str, str]) -> None:
+    full = Settings.from_env({**settings_env, "CRM_PAYLOAD": "full"})
+    task = new_task()
+    payload = crm_payload(task, full)
     assert payload["event"] == "task.created"
+    assert payload["task"] == task.as_detail()
     assert payload["task"]["name"] == "Sam Rivera"
     assert payload["task"]["callback_number"] == "+13125550188"
     assert payload["task"]["kind"] == "callback" and payload["task"]["topics"] == ["opioids"]
     assert payload["url"] == f"https://intake.example.org/staff/tasks/{task.id}"
 
 
+MONDAY_NOON = at("2026-11-23 12:00")
+TUESDAY_EVENING = dict(
+    best_time_window="evening",
+    best_time_start=at("2026-11-24 18:00"),
+    best_time_end=at("2026-11-24 21:00"),
+)
+
+
 @pytest.mark.parametrize(
-    ("language", "expected"),
+    ("language", "said", "window", "expected"),
     [
-        ("en", "Helpline: we got your request. Our admissions team will call you (mañana)."),
-        ("es", "Helpline: recibimos su solicitud. Admisiones le llamara (mañana)."),
+        ("en", "mañana", {"best_time_window": None}, "will call you (at the time you gave)."),
+        ("es", "mañana", {"best_time_window": None}, "le llamara (a la hora que indico)."),
+        ("en", None, {"best_time_window": None}, "will call you (not given)."),
+        ("en", "whenever", {"best_time_window": "any"}, "will call you (any time)."),
+        ("en", "this is Sam, tomorrow after 6", TUESDAY_EVENING, "(tomorrow 6 PM to 9 PM)."),
+        ("es", "soy Sam, manana despues de las 6", TUESDAY_EVENING, "(manana 6 PM a 9 PM)."),
     ],
 )
-def test_it_confirms_to_callers_in_their_language(
-    office: Settings, language: str, expected: str
+def test_it_confirms_to_callers_in_their_language_with_our_words_for_the_time(
+    office: Settings, language: str, said: str | None, window: dict[str, object], expected: str
 ) -> None:
-    task = new_task(channel="voice", language=language, best_time="mañana")
-    text = confirmation_sms(task, load_flow(office))
-    assert text.startswith(expected)
+    task = new_task(channel="voice", language=language, best_time=said, **window)
+    text = confirmation_sms(task, load_flow(office, train=False), MONDAY_NOON)
+    assert expected in text, text
+    assert text.startswith("Helpline: ")
     assert "(727) 391-7001" in text and "STOP" in text and segment_count(text) <= 2
+    for word in ("mañana", "Sam", "this is", "soy", "after", "despues", "whenever"):
+        assert word not in text, (word, text)

@@ -155,7 +155,9 @@ def test_it_signs_webhooks_so_the_crm_can_check_them(
 
     [delivery] = crm.received
     assert status == 204 and delivery.refused is None
-    assert delivery.payload == {"task": {"id": "abc"}}
+    event_id = delivery.headers["X-Intake-Event-Id"]
+    assert delivery.payload == {"task": {"id": "abc"}, "event_id": event_id}
+    assert event_id.startswith("evt_") and delivery.headers["Idempotency-Key"] == event_id
     assert delivery.headers["Content-Type"] == "application/json"
     timestamp = delivery.headers["X-Intake-Timestamp"]
     assert abs(int(timestamp) - time.time()) < 5
