@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
     flows_sub.add_parser("check", help="validate flows/*.yaml, snippets and crisis phrases")
     flows_sub.add_parser("schema", help="print the JSON Schema of a flow file")
+    add_flows_graph_parser(flows_sub)
 
     sub.add_parser("check", help="check every setting and the flows (the worker runs it first)")
 
@@ -95,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "flows":
+            if args.flows_command == "graph":
+                return flows_graph_command(args.format, args.output)
             return flows_command(args.flows_command)
         if args.command == "check":
             from .app import load_flow
@@ -142,6 +145,53 @@ def flows_command(what: str) -> int:
         f"flows ok: {flow.id}: {len(flow.spec.states)} states, {len(flow.snippets)} snippets, "
         f"languages {', '.join(flow.spec.languages)}, channels {', '.join(flow.spec.channels)}"
     )
+    return 0
+
+
+def add_flows_graph_parser(flows_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    graph = flows_sub.add_parser(
+        "graph", help="draw the conversation: Mermaid text, or SVG through Graphviz's dot"
+    )
+    graph.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
+    graph.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def flows_graph_command(fmt: str, output: str | None) -> int:
+    """Print or write the flow's graph; SVG needs Graphviz's `dot` on PATH."""
+    import shutil
+    import subprocess
+
+    from .app import FLOW_ID
+    from .config import flow_settings
+    from .flow.graph import build, to_dot, to_mermaid
+    from .flow.loader import default_params, load_flows
+
+    flows_dir, admissions, program = flow_settings()
+    flow = load_flows(flows_dir, default_params(admissions, program), train=False)[FLOW_ID]
+    graph = build(flow.spec)
+    if fmt == "mermaid":
+        data = to_mermaid(graph).encode()
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            print(
+                "intake: --format svg needs Graphviz's `dot`: install graphviz "
+                "(apt-get install graphviz, brew install graphviz), or use --format mermaid",
+                file=sys.stderr,
+            )
+            return 1
+        result = subprocess.run(
+            [dot, "-Tsvg"], input=to_dot(graph).encode(), capture_output=True, timeout=60
+        )
+        if result.returncode != 0:
+            print(f"intake: dot failed: {result.stderr.decode().strip()}", file=sys.stderr)
+            return 1
+        data = result.stdout
+    if output:
+        Path(output).write_bytes(data)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode())
     return 0
 
 
