@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     staff_sub.add_parser("list", help="list accounts")
 
+    add_twilio_parser(sub)
+
     chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
     chat.add_argument(
         "--from", dest="from_number", default=CHAT_FROM, help="the number you text from"
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return task_command(args)
         if args.command == "staff":
             return staff_command(args)
+        if args.command == "twilio":
+            return twilio_configure_command()
         if args.command == "chat":
             return chat_command(args.from_number, args.url)
         if args.command == "dev":
@@ -192,6 +196,38 @@ def flows_graph_command(fmt: str, output: str | None) -> int:
         print(f"wrote {output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode())
+    return 0
+
+
+def add_twilio_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    twilio = sub.add_parser("twilio", help="the Twilio number")
+    twilio_sub = twilio.add_subparsers(dest="twilio_command", required=True)
+    twilio_sub.add_parser(
+        "configure",
+        help="point TWILIO_PHONE_NUMBER's SMS and voice webhooks (and fallbacks) at "
+        "PUBLIC_BASE_URL",
+    )
+
+
+def twilio_configure_command() -> int:
+    """Set the number's webhook URLs through Twilio's API; print each change, old -> new."""
+    from .twilio_number import NumberSetupError, configure_number, wanted
+
+    settings = Settings.from_env()
+    try:
+        setup = configure_number(settings)
+    except NumberSetupError as e:
+        print(f"intake: {e}", file=sys.stderr)
+        return 1
+    if not setup.changes:
+        print(f"{setup.phone_number} already points at {settings.public_base_url}: nothing changed")
+        return 0
+    print(f"{setup.phone_number} ({setup.sid}):")
+    for field in wanted(settings.public_base_url):
+        if field in setup.changes:
+            old, new = setup.changes[field]
+            print(f"  {field}: {old or '(none)'} -> {new}")
+    print(f"updated {len(setup.changes)} setting(s)")
     return 0
 
 
