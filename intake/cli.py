@@ -7,7 +7,9 @@ import getpass
 import json
 import os
 import secrets
+import shutil
 import sys
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -162,7 +164,6 @@ def add_flows_graph_parser(flows_sub: argparse._SubParsersAction) -> None:  # ty
 
 def flows_graph_command(fmt: str, output: str | None) -> int:
     """Print or write the flow's graph; SVG needs Graphviz's `dot` on PATH."""
-    import shutil
     import subprocess
 
     from .app import FLOW_ID
@@ -236,8 +237,40 @@ def _store() -> tuple[Settings, Store]:
 
     from .store import Store
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(dev_redis_env())
     return settings, Store(Redis.from_url(settings.redis_url))
+
+
+def dev_redis_env() -> dict[str, str] | None:
+    """The environment with `make run`'s Redis when REDIS_URL is unset and `make run` is up
+    (it leaves the URL in var/dev-redis.url); None to read the environment as usual."""
+    from dotenv import load_dotenv
+
+    from .config import DEV_REDIS_URL_FILE
+
+    load_dotenv(Path.cwd() / ".env")  # as Settings.from_env() does; the environment wins
+    if os.environ.get("REDIS_URL"):
+        return None
+    try:
+        url = (Path.cwd() / DEV_REDIS_URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    if not url:
+        return None
+    print(f"intake: using the Redis of `make run`, {url} ({DEV_REDIS_URL_FILE})", file=sys.stderr)
+    return {**os.environ, "REDIS_URL": url}
+
+
+TASK_COLUMNS = [
+    ("ID", "id"),
+    ("PRIORITY", "priority"),
+    ("KIND", "kind"),
+    ("STATUS", "status"),
+    ("CREATED", "created_at"),
+    ("NUMBER", "callback_number"),
+    ("WINDOW", "best_time_window"),
+    ("LANGUAGE", "language"),
+]
 
 
 def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
@@ -248,11 +281,15 @@ def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
         return 0
     if not tasks:
         print("no tasks")
+        return 0
+    rows = [[header for header, _ in TASK_COLUMNS]]
     for t in tasks:
         data = t.as_json()
+        rows.append([str(data.get(key) or "-") for _, key in TASK_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TASK_COLUMNS))]
+    for row in rows:
         print(
-            f"{data['id']}  {t.priority:<6}  {t.kind:<8}  {t.status:<8}  {data['created_at']}  "
-            f"{t.callback_number or '-'}  {t.best_time_window or '-'}  {t.language}"
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return 0
 
@@ -404,7 +441,43 @@ def chat_command(from_number: str, url: str | None) -> int:
         if not replies:
             print("bot> (no reply)")
         for text in replies:
-            print(f"bot> {text}\n")
+            print(format_reply(text, reply_width()) + "\n")
+
+
+BOT = "bot> "
+
+
+def reply_width() -> int:
+    """The terminal's width when printing to one; 0 (no wrapping) for a pipe or a file."""
+    if not sys.stdout.isatty():
+        return 0
+    return shutil.get_terminal_size().columns
+
+
+def format_reply(text: str, width: int) -> str:
+    """`bot> ` and the reply, wrapped at word boundaries to `width` (0: one line per paragraph).
+
+    Words longer than a line (a link) stay whole, so they can still be copied.
+    """
+    paragraphs = text.splitlines() or [""]
+    lines: list[str] = []
+    for i, paragraph in enumerate(paragraphs):
+        first = BOT if i == 0 else " " * len(BOT)
+        if width <= len(BOT) + 10:  # no terminal, or one too narrow to wrap into
+            lines.append(first + paragraph)
+            continue
+        lines.append(
+            textwrap.fill(
+                paragraph,
+                width=width - 1,  # a full last column makes some terminals wrap again
+                initial_indent=first,
+                subsequent_indent=" " * len(BOT),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or first.rstrip()
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
