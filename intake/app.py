@@ -100,13 +100,15 @@ def create_app(settings: Settings | None = None) -> Flask:
             inbound_limit=settings.inbound_limit_per_minute,
         ),
     )
-    from .web import health, sms, staff, voice
+    from .web import fallback, health, sms, staff, voice
 
     app.register_blueprint(sms.bp)
+    app.register_blueprint(fallback.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     csrf = CSRFProtect(app)
     csrf.exempt(sms.bp)  # Twilio signs its webhooks instead; it cannot send a CSRF token
     csrf.exempt(voice.bp)
+    csrf.exempt(fallback.bp)
     staff.init_app(app)
     return app

@@ -7,7 +7,9 @@ import getpass
 import json
 import os
 import secrets
+import shutil
 import sys
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
     flows_sub.add_parser("check", help="validate flows/*.yaml, snippets and crisis phrases")
     flows_sub.add_parser("schema", help="print the JSON Schema of a flow file")
+    add_flows_graph_parser(flows_sub)
 
     sub.add_parser("check", help="check every setting and the flows (the worker runs it first)")
 
@@ -86,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     purge.add_argument("--dry-run", action="store_true", help="count only; change nothing")
     purge.add_argument("--json", action="store_true", help="print JSON")
+    add_twilio_parser(sub)
 
     chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
     chat.add_argument(
@@ -101,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "flows":
+            if args.flows_command == "graph":
+                return flows_graph_command(args.format, args.output)
             return flows_command(args.flows_command)
         if args.command == "check":
             from .app import load_flow
@@ -116,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return staff_command(args)
         if args.command == "purge":
             return purge_command(dry_run=args.dry_run, as_json=args.json)
+        if args.command == "twilio":
+            return twilio_configure_command()
         if args.command == "chat":
             return chat_command(args.from_number, args.url)
         if args.command == "dev":
@@ -153,13 +161,123 @@ def flows_command(what: str) -> int:
     return 0
 
 
+def add_flows_graph_parser(flows_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    graph = flows_sub.add_parser(
+        "graph", help="draw the conversation: Mermaid text, or SVG through Graphviz's dot"
+    )
+    graph.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
+    graph.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def flows_graph_command(fmt: str, output: str | None) -> int:
+    """Print or write the flow's graph; SVG needs Graphviz's `dot` on PATH."""
+    import subprocess
+
+    from .app import FLOW_ID
+    from .config import flow_settings
+    from .flow.graph import build, to_dot, to_mermaid
+    from .flow.loader import default_params, load_flows
+
+    flows_dir, admissions, program = flow_settings()
+    flow = load_flows(flows_dir, default_params(admissions, program), train=False)[FLOW_ID]
+    graph = build(flow.spec)
+    if fmt == "mermaid":
+        data = to_mermaid(graph).encode()
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            print(
+                "intake: --format svg needs Graphviz's `dot`: install graphviz "
+                "(apt-get install graphviz, brew install graphviz), or use --format mermaid",
+                file=sys.stderr,
+            )
+            return 1
+        result = subprocess.run(
+            [dot, "-Tsvg"], input=to_dot(graph).encode(), capture_output=True, timeout=60
+        )
+        if result.returncode != 0:
+            print(f"intake: dot failed: {result.stderr.decode().strip()}", file=sys.stderr)
+            return 1
+        data = result.stdout
+    if output:
+        Path(output).write_bytes(data)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def add_twilio_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    twilio = sub.add_parser("twilio", help="the Twilio number")
+    twilio_sub = twilio.add_subparsers(dest="twilio_command", required=True)
+    twilio_sub.add_parser(
+        "configure",
+        help="point TWILIO_PHONE_NUMBER's SMS and voice webhooks (and fallbacks) at "
+        "PUBLIC_BASE_URL",
+    )
+
+
+def twilio_configure_command() -> int:
+    """Set the number's webhook URLs through Twilio's API; print each change, old -> new."""
+    from .twilio_number import NumberSetupError, configure_number, wanted
+
+    settings = Settings.from_env()
+    try:
+        setup = configure_number(settings)
+    except NumberSetupError as e:
+        print(f"intake: {e}", file=sys.stderr)
+        return 1
+    if not setup.changes:
+        print(f"{setup.phone_number} already points at {settings.public_base_url}: nothing changed")
+        return 0
+    print(f"{setup.phone_number} ({setup.sid}):")
+    for field in wanted(settings.public_base_url):
+        if field in setup.changes:
+            old, new = setup.changes[field]
+            print(f"  {field}: {old or '(none)'} -> {new}")
+    print(f"updated {len(setup.changes)} setting(s)")
+    return 0
+
+
 def _store() -> tuple[Settings, Store]:
     from redis import Redis
 
     from .store import Store
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(dev_redis_env())
     return settings, Store(Redis.from_url(settings.redis_url))
+
+
+def dev_redis_env() -> dict[str, str] | None:
+    """The environment with `make run`'s Redis when REDIS_URL is unset and `make run` is up
+    (it leaves the URL in var/dev-redis.url); None to read the environment as usual."""
+    from dotenv import load_dotenv
+
+    from .config import DEV_REDIS_URL_FILE
+
+    load_dotenv(Path.cwd() / ".env")  # as Settings.from_env() does; the environment wins
+    if os.environ.get("REDIS_URL"):
+        return None
+    try:
+        url = (Path.cwd() / DEV_REDIS_URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    if not url:
+        return None
+    print(f"intake: using the Redis of `make run`, {url} ({DEV_REDIS_URL_FILE})", file=sys.stderr)
+    return {**os.environ, "REDIS_URL": url}
+
+
+TASK_COLUMNS = [
+    ("ID", "id"),
+    ("PRIORITY", "priority"),
+    ("KIND", "kind"),
+    ("STATUS", "status"),
+    ("CREATED", "created_at"),
+    ("NUMBER", "callback_number"),
+    ("WINDOW", "best_time_window"),
+    ("LANGUAGE", "language"),
+]
 
 
 def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
@@ -170,11 +288,15 @@ def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
         return 0
     if not tasks:
         print("no tasks")
+        return 0
+    rows = [[header for header, _ in TASK_COLUMNS]]
     for t in tasks:
         data = t.as_json()
+        rows.append([str(data.get(key) or "-") for _, key in TASK_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TASK_COLUMNS))]
+    for row in rows:
         print(
-            f"{data['id']}  {t.priority:<6}  {t.kind:<8}  {t.status:<8}  {data['created_at']}  "
-            f"{t.callback_number or '-'}  {t.best_time_window or '-'}  {t.language}"
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return 0
 
@@ -346,7 +468,43 @@ def chat_command(from_number: str, url: str | None) -> int:
         if not replies:
             print("bot> (no reply)")
         for text in replies:
-            print(f"bot> {text}\n")
+            print(format_reply(text, reply_width()) + "\n")
+
+
+BOT = "bot> "
+
+
+def reply_width() -> int:
+    """The terminal's width when printing to one; 0 (no wrapping) for a pipe or a file."""
+    if not sys.stdout.isatty():
+        return 0
+    return shutil.get_terminal_size().columns
+
+
+def format_reply(text: str, width: int) -> str:
+    """`bot> ` and the reply, wrapped at word boundaries to `width` (0: one line per paragraph).
+
+    Words longer than a line (a link) stay whole, so they can still be copied.
+    """
+    paragraphs = text.splitlines() or [""]
+    lines: list[str] = []
+    for i, paragraph in enumerate(paragraphs):
+        first = BOT if i == 0 else " " * len(BOT)
+        if width <= len(BOT) + 10:  # no terminal, or one too narrow to wrap into
+            lines.append(first + paragraph)
+            continue
+        lines.append(
+            textwrap.fill(
+                paragraph,
+                width=width - 1,  # a full last column makes some terminals wrap again
+                initial_indent=first,
+                subsequent_indent=" " * len(BOT),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or first.rstrip()
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 CENTER_PHONE = "+17273917001"  # the number in the center's article
+# While `make run` runs its own Redis, its URL is here, for the CLI when REDIS_URL is unset.
+DEV_REDIS_URL_FILE = Path("var") / "dev-redis.url"
 
 
 class ConfigError(Exception):

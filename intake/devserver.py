@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlparse
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 from dotenv import dotenv_values
 
 from .app import load_flow
-from .config import ROOT, Settings, envint
+from .config import DEV_REDIS_URL_FILE, ROOT, Settings, envint
 from .crypto import generate_key
 from .devoutbox import DevOutbox
 from .redis_server import RedisProcess, RedisStartError, start_redis
@@ -31,6 +32,7 @@ DEV_ON_CALL = "+17275550198"
 READY_TIMEOUT = 120.0  # seconds to wait for /healthz (a first start trains the classifier)
 HONCHO_STOP_TIMEOUT = 8.0  # honcho gives its processes 5 s, then kills them
 REDIS_CONF = ROOT / "deploy" / "redis.conf"  # the code's own, wherever `intake dev` runs
+DEV_HOST = "127.0.0.1"  # only this machine, unless HOST says otherwise (the Procfile: 0.0.0.0)
 
 
 def run(port: int | None = None, root: Path | None = None) -> int:
@@ -55,13 +57,14 @@ def run(port: int | None = None, root: Path | None = None) -> int:
     env = load_env(env_file)
     # Without --port or PORT, keep to the port in PUBLIC_BASE_URL so `make chat` finds the app.
     port = port or envint(env, "PORT", local_port(env.get("PUBLIC_BASE_URL", "")), minimum=1)
+    host = env.get("HOST") or DEV_HOST
     embedded = not env.get("REDIS_URL")
     # The embedded Redis's URL is not known yet; every other setting and the flows are checked now.
     settings = Settings.from_env(
         {**env, "REDIS_URL": env.get("REDIS_URL") or "redis://127.0.0.1/0"}
     )
     load_flow(settings)
-    if not port_is_free(port):
+    if not port_is_free(port, host):
         print(
             f"intake: port {port} is in use; choose another, e.g. PORT={port + 1} make run",
             file=sys.stderr,
@@ -73,15 +76,20 @@ def run(port: int | None = None, root: Path | None = None) -> int:
     honcho: subprocess.Popen[bytes] | None = None
     ctrl_c = False
     previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
+    give_back_terminal = _nothing
+    url_file = root / DEV_REDIS_URL_FILE
     try:
+        give_back_terminal = take_foreground()
         if embedded:
             redis = start_embedded_redis(root)
             env["REDIS_URL"] = redis.url
+            url_file.write_text(redis.url + "\n")
         if uses_dev_credentials(env):
             # Fake credentials cannot reach Twilio: print what the worker would text instead.
             outbox = DevOutbox().start()
             env["TWILIO_API_BASE_URL"] = outbox.url
         env["PORT"] = str(port)
+        env["HOST"] = host
         env["PYTHONUNBUFFERED"] = "1"
         # gunicorn and rq live beside this Python, even when the venv is not activated.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -102,7 +110,7 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             cwd=root,
             env=env,
         )
-        if wait_until_up(port, honcho):
+        if wait_until_up(port, honcho, host):
             print(banner(port, settings.public_base_url, env["REDIS_URL"], embedded), flush=True)
         return honcho.wait()
     except RedisStartError as e:
@@ -118,9 +126,11 @@ def run(port: int | None = None, root: Path | None = None) -> int:
         if honcho is not None:
             stop_honcho(honcho, ctrl_c)
         if redis is not None:
+            url_file.unlink(missing_ok=True)
             redis.stop()
         if outbox is not None:
             outbox.stop()
+        give_back_terminal()
         signal.signal(signal.SIGTERM, previous_sigterm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -128,6 +138,42 @@ def run(port: int | None = None, root: Path | None = None) -> int:
 def start_embedded_redis(root: Path) -> RedisProcess:
     """The Redis of `make run`: deploy/redis.conf (append-only file on), its data in var/redis/."""
     return start_redis(data_dir=root / "var" / "redis", config=REDIS_CONF)
+
+
+def take_foreground() -> Callable[[], None]:
+    """Under `make run`, make our own process group the terminal's foreground; returns a
+    function that gives the terminal back.
+
+    Ctrl-C signals the terminal's foreground group. Under make that group is make's, and make,
+    interrupted, reports the interrupt as a failure however cleanly we stop. In a group of our
+    own (with web, worker and Redis, started after this), Ctrl-C reaches only us; make then
+    sees us exit 0. Run from a shell, we already lead our group and nothing changes.
+    """
+    try:
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd) or os.getpgrp() == os.getpid() or os.tcgetpgrp(fd) != os.getpgrp():
+            return _nothing
+        previous = os.getpgrp()
+        os.setpgid(0, 0)
+        _set_foreground(fd, os.getpgrp())
+    except (OSError, ValueError):  # no terminal (a pipe, closed stdin): nothing to take
+        return _nothing
+    return lambda: _set_foreground(fd, previous)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _set_foreground(fd: int, pgrp: int) -> None:
+    # A background group changing the foreground is stopped by SIGTTOU unless it ignores it.
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, pgrp)
+    except OSError:
+        pass  # the terminal or that group is gone: nobody to give it back to
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
 
 
 class Terminated(Exception):
@@ -199,23 +245,24 @@ def local_port(public_base_url: str) -> int:
     return DEFAULT_PORT
 
 
-def port_is_free(port: int) -> bool:
-    """Nothing listens on the port gunicorn will bind (0.0.0.0:port)."""
+def port_is_free(port: int, host: str = DEV_HOST) -> bool:
+    """Nothing listens on the address gunicorn will bind (host:port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("0.0.0.0", port))
+            s.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def wait_until_up(port: int, honcho: subprocess.Popen[bytes]) -> bool:
+def wait_until_up(port: int, honcho: subprocess.Popen[bytes], host: str = DEV_HOST) -> bool:
     """Poll /healthz until it answers 200; False if honcho stopped or it took too long."""
     deadline = time.monotonic() + READY_TIMEOUT
+    local = DEV_HOST if host in ("0.0.0.0", "") else host
     while time.monotonic() < deadline and honcho.poll() is None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            with urllib.request.urlopen(f"http://{local}:{port}/healthz", timeout=2) as resp:
                 if resp.status == 200:
                     return True
         except (urllib.error.URLError, OSError):
@@ -223,7 +270,7 @@ def wait_until_up(port: int, honcho: subprocess.Popen[bytes]) -> bool:
         time.sleep(0.3)
     if honcho.poll() is None:
         print(
-            f"intake: http://127.0.0.1:{port}/healthz does not answer yet; see the log above.",
+            f"intake: http://{local}:{port}/healthz does not answer yet; see the log above.",
             flush=True,
         )
     return False
@@ -251,12 +298,11 @@ def banner(port: int, public_base_url: str, redis_url: str, embedded: bool) -> s
     chat = "make chat   (or .venv/bin/intake chat)"
     if base.hostname in ("127.0.0.1", "localhost") and base.port != port:
         chat = f".venv/bin/intake chat --url {local}   (PUBLIC_BASE_URL names another port)"
-    redis, prefix = "as REDIS_URL says", ""
-    if embedded:  # its URL is in no file, so show it (a URL from settings may hold a password)
+    redis = "as REDIS_URL says"
+    if embedded:  # show it (a URL from settings may hold a password); the CLI finds it itself
         redis = f"{redis_url}  (embedded, data in var/redis/)"
-        prefix = f"REDIS_URL={redis_url} "
-    tasks = f"{prefix}.venv/bin/intake tasks list"
-    add_staff = f"{prefix}.venv/bin/intake staff add you@example.org"
+    tasks = ".venv/bin/intake tasks list"
+    add_staff = ".venv/bin/intake staff add you@example.org"
     return "\n".join(
         [
             "",

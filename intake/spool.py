@@ -74,6 +74,21 @@ class Spool:
         except FileNotFoundError:
             return False
 
+    def count(self) -> int:
+        """How many records wait for replay (lines, not decrypted: cheap enough for a probe)."""
+        try:
+            with self.path.open("rb") as f:
+                return sum(1 for line in f if line.strip())
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+
+    def writable(self) -> bool:
+        """Whether a record could be written now: the directory, or where it would be made."""
+        directory = self.directory
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
+        return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+
     def replay(self, apply: Callable[[Record], None]) -> int:
         """Hand every record to `apply` in order, then empty the file; returns how many.
 

@@ -210,6 +210,23 @@ def test_it_runs_the_dev_stack_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> Non
             assert twiml_messages(xml)
         output.wait_for(r"\[dev outbox\] text to \+1…98: New task \w+ at", 30)
 
+        # listening on this machine only; the CLI finds the embedded Redis on its own
+        assert processes_mentioning(f"127.0.0.1:{port}") != []
+        assert processes_mentioning(f"0.0.0.0:{port}") == []
+        assert (root / "var" / "dev-redis.url").read_text() == redis_url.group(1) + "\n"
+        listed = subprocess.run(
+            [sys.executable, "-m", "intake.cli", "tasks", "list"],
+            cwd=root,
+            env={k: v for k, v in base_env(root).items() if k != "REDIS_URL"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert redis_url.group(1) in listed.stderr
+        assert listed.stdout.split()[:2] == ["ID", "PRIORITY"]
+        assert len(listed.stdout.splitlines()) == 2  # the header and the callback task
+
         os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C does to the terminal's foreground group
         assert dev.wait(timeout=30) == 0, output.text
         output.thread.join(timeout=5)
@@ -218,9 +235,10 @@ def test_it_runs_the_dev_stack_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> Non
             stop_group(dev)
 
     assert "Traceback" not in output.text, output.text
-    assert processes_mentioning(f"0.0.0.0:{port}") == []
+    assert processes_mentioning(f"127.0.0.1:{port}") == []
     assert processes_mentioning(f"127.0.0.1:{redis_url.group(2)}") == []
     assert (root / "var" / "redis").is_dir()
+    assert not (root / "var" / "dev-redis.url").exists()
 
 
 def test_it_refuses_to_start_the_dev_stack_on_a_bad_setting(tmp_path: Path) -> None:

@@ -6,6 +6,11 @@ answer as Twilio does when it refuses: 21610 (unsubscribed), 21211 (invalid 'To'
 hang for a while, or to accept a message and then hold the answer until released (a sender that
 dies meanwhile never learns its message went out). GET on the same path lists the accepted
 messages, newest first, filtered by To and From, as Twilio's Message list does.
+
+It also holds the account's phone numbers (`add_number`): GET IncomingPhoneNumbers.json lists
+them filtered by PhoneNumber, and POST IncomingPhoneNumbers/{Sid}.json updates their webhook
+fields (recorded in `number_updates`; an unknown field or a method other than GET/POST is
+refused with 400, where Twilio would ignore or refuse it).
 """
 
 from __future__ import annotations
@@ -24,6 +29,23 @@ from urllib.parse import parse_qs
 from .net import LocalServer, QuietHandler
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
+NUMBERS_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/IncomingPhoneNumbers\.json$")
+NUMBER_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/IncomingPhoneNumbers/(PN[0-9a-fA-F]{32})\.json$"
+)
+# form field -> resource field, for what an update may change here
+NUMBER_FIELDS = {
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+}
 # outcome -> (HTTP status, Twilio error code, message)
 ERRORS: dict[str, tuple[int, int, str]] = {
     "unsubscribed": (400, 21610, "Attempt to send to unsubscribed recipient"),
@@ -59,6 +81,8 @@ class TwilioEmulator:
         self._lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first
         self.lookups: list[dict[str, str]] = []  # the query of each list request
+        self.numbers: dict[str, dict[str, Any]] = {}  # sid -> IncomingPhoneNumber resource
+        self.number_updates: list[dict[str, str]] = []  # the form of each accepted update
         self.holding = threading.Event()  # an "accept_and_hold" request has arrived
         self._release = threading.Event()
         self._server = LocalServer(_Handler, self)
@@ -186,6 +210,84 @@ class TwilioEmulator:
             "uri": uri,
         }
 
+    def add_number(self, phone_number: str, **fields: str | None) -> str:
+        """A number of the account, with its webhook fields as Twilio names them; its SID."""
+        sid = "PN" + secrets.token_hex(16)
+        now = formatdate(usegmt=True)
+        resource: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "phone_number": phone_number,
+            "friendly_name": phone_number,
+            "api_version": "2010-04-01",
+            "date_created": now,
+            "date_updated": now,
+            "sms_application_sid": None,
+            "voice_application_sid": None,
+            "trunk_sid": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+        }
+        for field in NUMBER_FIELDS.values():
+            resource[field] = "POST" if field.endswith("_method") else ""
+        resource.update(fields)
+        with self._lock:
+            self.numbers[sid] = resource
+        return sid
+
+    def _authorised(self, account_sid: str, auth: str) -> bool:
+        return (
+            _basic(auth) == (self.account_sid, self.auth_token) and account_sid == self.account_sid
+        )
+
+    def list_numbers(
+        self, path: str, auth: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """GET IncomingPhoneNumbers.json, filtered by PhoneNumber (a part of it, as Twilio does)."""
+        match = NUMBERS_PATH.match(path)
+        assert match is not None
+        if not self._authorised(match.group(1), auth):
+            return 401, _error(401, 20003, "Authenticate")
+        wanted = query.get("PhoneNumber", "")
+        size = int(query.get("PageSize", "50"))
+        with self._lock:
+            found = [dict(n) for n in self.numbers.values() if wanted in n["phone_number"]][:size]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers.json?PageSize={size}"
+        return 200, {
+            "incoming_phone_numbers": found,
+            "end": max(len(found) - 1, 0),
+            "first_page_uri": uri + "&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+
+    def update_number(
+        self, path: str, auth: str, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """POST IncomingPhoneNumbers/{Sid}.json: change the webhook fields."""
+        match = NUMBER_PATH.match(path)
+        assert match is not None
+        if not self._authorised(match.group(1), auth):
+            return 401, _error(401, 20003, "Authenticate")
+        with self._lock:
+            number = self.numbers.get(match.group(2))
+            if number is None:
+                return 404, _error(404, 20404, "The requested resource was not found")
+            unknown = sorted(set(form) - set(NUMBER_FIELDS))
+            if unknown:
+                return 400, _error(400, 21200, f"Unexpected parameters {unknown}")
+            for key, value in form.items():
+                if key.endswith("Method") and value not in ("GET", "POST"):
+                    return 400, _error(400, 21200, f"{key} must be GET or POST")
+            for key, value in form.items():
+                number[NUMBER_FIELDS[key]] = value
+            number["date_updated"] = formatdate(usegmt=True)
+            self.number_updates.append(form)
+            return 200, dict(number)
+
     def _message(self, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True)
@@ -236,13 +338,20 @@ class _Handler(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-        self._reply(*emulator.answer(self.path, self.headers.get("Authorization", ""), form))
+        auth = self.headers.get("Authorization", "")
+        if NUMBER_PATH.match(self.path):
+            self._reply(*emulator.update_number(self.path, auth, form))
+            return
+        self._reply(*emulator.answer(self.path, auth, form))
 
     def do_GET(self) -> None:
         emulator: TwilioEmulator = self.server.owner  # type: ignore[attr-defined]
         path, _, raw = self.path.partition("?")
         query = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         auth = self.headers.get("Authorization", "")
+        if NUMBERS_PATH.match(path):
+            self._reply(*emulator.list_numbers(path, auth, query))
+            return
         self._reply(*emulator.list_messages(path, auth, query))
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:

@@ -187,3 +187,42 @@ def test_it_looks_up_an_interrupted_send_the_way_twilio_accepts(
     if status != 200:  # only Prism's made-up answer may be wrong, never our request
         places = {v["location"][0] for v in json.loads(text)["validation"]}
         assert places == {"response"}, text
+
+
+def test_it_configures_the_number_the_way_twilio_accepts(prism: str, worker_env: WorkerEnv) -> None:
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    from intake.twilio_number import NumberSetupError, configure_number, update_number, wanted
+
+    answers: list[tuple[str, str, int, str]] = []
+
+    class Recording(RebasedTwilioHttpClient):  # type: ignore[misc]
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+            response = super().request(method, url, *args, **kwargs)
+            answers.append((method, url, response.status_code, response.text))
+            return response
+
+    worker_env.set(TWILIO_API_BASE_URL=prism)
+    settings = worker_env.settings
+    http = Recording(prism)
+    try:
+        configure_number(settings, http_client=http)
+    except NumberSetupError:
+        pass  # Prism's made-up page holds some other number, or breaks Twilio's own schema
+    method, url, status, text = answers[0]
+    assert method == "GET" and "/IncomingPhoneNumbers.json" in url
+    if status != 200:  # only Prism's made-up answer may be wrong, never our request
+        places = {v["location"][0] for v in json.loads(text)["validation"]}
+        assert places == {"response"}, text
+
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    try:
+        update_number(client, "PN" + "0" * 32, wanted(settings.public_base_url))
+    except TwilioRestException:
+        pass  # the same: Prism's made-up number breaks the schema's own patterns
+    method, url, status, text = answers[-1]
+    assert method == "POST" and url.endswith(f"/IncomingPhoneNumbers/PN{'0' * 32}.json")
+    if status != 200:
+        places = {v["location"][0] for v in json.loads(text)["validation"]}
+        assert places == {"response"}, text
