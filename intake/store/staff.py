@@ -1,8 +1,8 @@
-"""Staff accounts, sign-in failures and the dashboard's rate-limit counters."""
+"""Staff accounts, their server-side sessions, sign-in throttling and rate-limit counters."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ class StaffAccount(BaseModel):
     password_hash: str
     role: Literal["admissions", "admin"] = "admissions"
     phone: str | None = None  # for reminders about tasks they claimed
+    disabled: bool = False  # a disabled account cannot sign in; its sessions end at once
 
 
 class StaffStore(StoreBase):
@@ -27,10 +28,25 @@ class StaffStore(StoreBase):
         return f"{PREFIX}:staff:{email.lower()}"
 
     def save_staff(self, staff: StaffAccount) -> None:
+        """Create or update an account; a new password or disabling it ends its sessions."""
+        before = self.get_staff(staff.email)
         pipe = self.redis.pipeline()
         pipe.set(self._staff_key(staff.email), staff.model_dump_json())
         pipe.sadd(f"{PREFIX}:staff", staff.email.lower())
+        if before is not None and (
+            before.password_hash != staff.password_hash or (staff.disabled and not before.disabled)
+        ):
+            self._end_sessions(pipe, staff.email)
         pipe.execute()
+
+    def remove_staff(self, email: str) -> bool:
+        """Delete an account and end its sessions; False when there was none."""
+        pipe = self.redis.pipeline()
+        pipe.delete(self._staff_key(email))
+        pipe.srem(f"{PREFIX}:staff", email.lower())
+        self._end_sessions(pipe, email)
+        removed, *_ = pipe.execute()
+        return bool(removed)
 
     def get_staff(self, email: str) -> StaffAccount | None:
         raw = self.redis.get(self._staff_key(email))
@@ -59,6 +75,52 @@ class StaffStore(StoreBase):
 
     def login_succeeded(self, email: str) -> None:
         self.redis.delete(f"{PREFIX}:login-failures:{email.lower()}")
+
+    # --- server-side sessions ----------------------------------------------------
+    # The cookie holds a random id; Redis keeps the record under the id's SHA-256, so a copy of
+    # Redis holds no usable cookie. Each account's set of record keys lets us end them all.
+
+    def _session_key(self, digest: str) -> str:
+        return f"{PREFIX}:staff-session:{digest}"
+
+    def _sessions_of(self, email: str) -> str:
+        return f"{PREFIX}:staff-sessions:{email.lower()}"
+
+    def load_staff_session(self, digest: str) -> bytes | None:
+        raw = self.redis.get(self._session_key(digest))
+        return raw.encode() if isinstance(raw, str) else raw
+
+    def save_staff_session(
+        self, digest: str, data: bytes, ttl_seconds: int, email: str | None, new: bool
+    ) -> None:
+        """Write a session record for `ttl_seconds`; a signed-in one is listed under its account.
+
+        Only a new session creates a record: a request still running when its session was ended
+        (signed out elsewhere, account disabled) must not write it back.
+        """
+        pipe = self.redis.pipeline()
+        pipe.set(self._session_key(digest), data, ex=ttl_seconds, nx=new, xx=not new)
+        if email:
+            pipe.sadd(self._sessions_of(email), digest)
+            # The list lives as long as the newest session (members past it are long gone).
+            pipe.expire(self._sessions_of(email), ttl_seconds)
+        pipe.execute()
+
+    def delete_staff_session(self, digest: str) -> None:
+        self.redis.delete(self._session_key(digest))
+
+    def end_staff_sessions(self, email: str) -> int:
+        """End every session of the account at once; returns how many there were."""
+        pipe = self.redis.pipeline()
+        self._end_sessions(pipe, email)
+        return int(pipe.execute()[-1])
+
+    def _end_sessions(self, pipe: Any, email: str) -> None:
+        digests = _strings(self.redis.smembers(self._sessions_of(email)))
+        for digest in digests:
+            pipe.delete(self._session_key(digest))
+        pipe.delete(self._sessions_of(email))
+        pipe.echo(len(digests))
 
     # --- staff dashboard -----------------------------------------------------
 

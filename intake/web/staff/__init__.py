@@ -10,19 +10,22 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
 from . import auth, views
+from .sessions import RedisSessionInterface
 
 LOGIN_RATE = "10 per minute"  # sign-in POSTs per client address, before account lockout
 
 
 def init_app(app: Flask) -> None:
-    """Register /staff with secure session cookies, Flask-Login and a sign-in rate limit."""
+    """Register /staff with server-side sessions, Flask-Login and a sign-in rate limit."""
     services = app.extensions["intake"]
+    idle = services.settings.staff_idle_minutes
+    app.session_interface = RedisSessionInterface(services.store, ttl_seconds=idle * 60)
     app.config.update(
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # The idle timeout: each request re-signs the cookie for another staff_idle_minutes.
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=services.settings.staff_idle_minutes),
+        # The idle timeout: each request keeps the record (and cookie) another staff_idle_minutes.
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=idle),
         SESSION_REFRESH_EACH_REQUEST=True,
     )
     login = LoginManager(app)

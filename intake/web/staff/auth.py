@@ -46,10 +46,14 @@ def password_mark(account: StaffAccount) -> str:
 
 
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: the account must still exist with the same password."""
+    """Flask-Login's user loader: the account must still exist, enabled, with the same password."""
     store: Store = current_app.extensions["intake"].store
     account = store.get_staff(user_id)
-    if account is None or session.get("password_mark") != password_mark(account):
+    if (
+        account is None
+        or account.disabled
+        or session.get("password_mark") != password_mark(account)
+    ):
         return None
     return User(account)
 
@@ -76,7 +80,7 @@ def authenticate(store: Store, settings: Settings, email: str, password: str) ->
     account = store.get_staff(email)
     # Hash even for an unknown email, so both answers take as long.
     matches = check_password_hash(account.password_hash if account else _decoy_hash(), password)
-    if account is None or not matches:
+    if account is None or account.disabled or not matches:
         window = settings.login_lockout_minutes * 60
         failures = store.login_failed(email, window)
         if failures >= settings.login_max_failures:

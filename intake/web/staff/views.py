@@ -95,6 +95,7 @@ def idle_timeout() -> BaseResponse | None:
     if time.time() - session.get("seen", 0) > minutes * 60:
         logout_user()
         session.clear()
+        session.regenerate()  # type: ignore[attr-defined]
         flash(f"You were signed out after {minutes} minutes without activity.", "info")
         return unauthorized()
     if request.endpoint != POLL_ENDPOINT:
@@ -159,7 +160,8 @@ def login() -> BaseResponse | str:
         except SignInRefused as refused:
             error = str(refused)
         else:
-            session.clear()  # nothing from before sign-in survives it
+            session.clear()  # nothing from before sign-in survives it, not even its id
+            session.regenerate()  # type: ignore[attr-defined]
             login_user(User(account))
             session.permanent = True
             session["password_mark"] = password_mark(account)
@@ -172,10 +174,12 @@ def login() -> BaseResponse | str:
 @bp.post("/logout")
 @login_required
 def logout() -> BaseResponse:
-    """Sign out (a POST with its CSRF token) and end the session."""
+    """Sign out (a POST with its CSRF token): every session of the account ends, everywhere."""
     if ActionForm().validate_on_submit():
+        services().store.end_staff_sessions(current_user.email)
         logout_user()
         session.clear()
+        session.regenerate()  # type: ignore[attr-defined]
         flash("You are signed out.", "info")
     return redirect(url_for("staff.login"), code=303)
 
