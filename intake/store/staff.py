@@ -8,6 +8,16 @@ from pydantic import BaseModel
 
 from .base import PREFIX, StoreBase, _strings
 
+MIN_PASSWORD_LENGTH = 12
+PASSWORD_RULE = f"at least {MIN_PASSWORD_LENGTH} characters"
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"use a password of {PASSWORD_RULE}"
+    return None
+
 
 class StaffAccount(BaseModel):
     """An admissions staff member who can sign in to /staff."""
