@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import html
+import io
 import logging
 import re
 import time
@@ -25,6 +27,7 @@ from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import CRISIS_CATEGORIES, Task
 from intake.web.staff import present
+from intake.web.staff.admin import EXPORT_COLUMNS
 from tests.support import factories
 
 from .conftest import sign, twilio_sms_params
@@ -463,7 +466,8 @@ def test_it_walks_a_task_through_its_lifecycle_with_an_audit_entry_each_step(
     assert "Marked done." in text(ana.act("t1", "done", note="booked an intake"))
     assert "Reopened." in text(ana.act("t1", "reopen"))
 
-    assert [(e.by, e.action, e.detail) for e in store.audit("t1")] == [
+    changes = [e for e in store.audit("t1") if e.action != "viewed"]  # each page view is one too
+    assert [(e.by, e.action, e.detail) for e in changes] == [
         ("system", "created", "normal callback via sms"),
         (ANA, "claimed", ""),
         (ANA, "attempt", "no_answer: rang 10 times"),
@@ -497,7 +501,9 @@ def test_it_refuses_invalid_transitions_with_a_clear_message(ana: Auth, staff_ap
     store_of(staff_app).create_task(make_task())
     assert "Not done: task t1 is new: claim it before you done" in text(ana.act("t1", "done"))
     assert "Not done: task t1 is new, not done: nothing to reopen" in text(ana.act("t1", "reopen"))
-    assert [e.action for e in store_of(staff_app).audit("t1")] == ["created"]
+    assert [e.action for e in store_of(staff_app).audit("t1") if e.action != "viewed"] == [
+        "created"
+    ]
 
 
 def test_it_refuses_a_voicemail_the_person_did_not_allow(ana: Auth, staff_app: Flask) -> None:
@@ -611,3 +617,109 @@ def test_it_says_how_long_ago_a_task_came_in(ana: Auth, staff_app: Flask) -> Non
     assert "(3 min ago)" in text(ana.client.get("/staff/tasks/t1"))
     page = text(ana.client.get("/staff/tasks/t2"))
     assert "(just now)" in page and "just now ago" not in page
+
+
+# --- the admin role, and who saw what ------------------------------------------------
+
+
+def test_it_gives_others_a_plain_403_on_admin_pages(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    for path in ("/staff/admin/accounts", "/staff/admin/export.csv"):
+        response = ana.client.get(path)
+        assert response.status_code == 403, path
+        assert response.mimetype == "text/html"
+        assert "Only an admin can open this page." in text(response)
+        assert NAME not in response.get_data(as_text=True)
+    token = csrf_token(ana.client, "/staff/")
+    refused = ana.client.post(
+        "/staff/admin/accounts/disable", data={"csrf_token": token, "email": BO}
+    )
+    assert refused.status_code == 403
+    assert not store_of(staff_app).get_staff(BO).disabled  # type: ignore[union-attr]
+    assert "Accounts" not in text(ana.client.get("/staff/"))
+    assert store_of(staff_app).audit("t1")[-1].action == "created"  # nothing was exported
+
+
+def test_it_sends_signed_out_visitors_to_sign_in_from_admin_pages(
+    auth: Auth, staff_app: Flask
+) -> None:
+    response = auth.client.get("/staff/admin/accounts")
+    assert response.status_code == 303
+    assert response.location.startswith("/staff/login")
+
+
+def test_it_lets_an_admin_disable_and_enable_accounts_ending_their_sessions(
+    ana: Auth, bo: Auth, staff_app: Flask
+) -> None:
+    page = bo.client.get("/staff/admin/accounts")
+    assert page.status_code == 200
+    assert f"{ANA} admissions active Disable" in text(page)
+    assert f"{BO} admin active you" in text(page)  # no button to disable oneself
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    response = bo.client.post(
+        "/staff/admin/accounts/disable",
+        data={"csrf_token": token, "email": ANA},
+        follow_redirects=True,
+    )
+    assert f"{ANA} disabled." in text(response)
+    assert f"{ANA} admissions disabled Enable" in text(response)
+    assert ana.client.get("/staff/").status_code == 303  # signed out at once
+    assert "Wrong email or password." in text(ana.login())
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    bo.client.post("/staff/admin/accounts/enable", data={"csrf_token": token, "email": ANA})
+    assert ana.login().status_code == 303
+
+
+def test_the_account_forms_need_their_csrf_token_and_an_admin_cannot_disable_themselves(
+    bo: Auth, staff_app: Flask
+) -> None:
+    response = bo.client.post("/staff/admin/accounts/disable", data={"email": ANA})
+    assert response.status_code == 400
+    assert not store_of(staff_app).get_staff(ANA).disabled  # type: ignore[union-attr]
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    response = bo.client.post(
+        "/staff/admin/accounts/disable",
+        data={"csrf_token": token, "email": BO},
+        follow_redirects=True,
+    )
+    assert "You cannot disable your own account." in text(response)
+    assert not store_of(staff_app).get_staff(BO).disabled  # type: ignore[union-attr]
+
+
+def test_it_exports_open_tasks_with_only_what_staff_need_and_audits_it(
+    bo: Auth, staff_app: Flask
+) -> None:
+    store = store_of(staff_app)
+    store.create_task(
+        make_task(name='=HYPERLINK("http://evil")', for_whom_detail="my son", best_time="noon")
+    )
+    store.create_task(make_task("t2", status="done"))
+    response = bo.client.get("/staff/admin/export.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["id"] for r in rows] == ["t1"]  # open tasks only
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert rows[0]["callback_number"] == NUMBER  # a number stays a number
+    assert rows[0]["name"] == '\'=HYPERLINK("http://evil")'  # a spreadsheet will not run it
+    body = response.get_data(as_text=True)
+    assert "my son" not in body and "noon" not in body  # no free text
+    [entry] = [e for e in store.audit("t1") if e.action == "exported"]
+    assert entry.by == BO
+    assert not [e for e in store.audit("t2") if e.action == "exported"]
+
+
+def test_every_view_of_a_task_page_is_an_audit_entry(ana: Auth, bo: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task())
+    ana.client.get("/staff/tasks/t1")
+    page = bo.client.get("/staff/tasks/t1")
+    views = [(e.by, e.action) for e in store.audit("t1") if e.action == "viewed"]
+    assert views == [(ANA, "viewed"), (BO, "viewed")]
+    assert "Who saw these details (2) " in text(page)  # this view included, newest first
+    assert re.search(rf"{BO} viewed .* {ANA} viewed", text(page))
+    ana.client.get("/staff/queue.json")  # the queue holds no personal details: not audited
+    ana.client.get("/staff/")
+    assert len([e for e in store.audit("t1") if e.action == "viewed"]) == 2

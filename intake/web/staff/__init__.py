@@ -9,7 +9,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
-from . import auth, views
+from . import admin, auth, views  # noqa: F401 (admin adds its routes to views.bp)
 from .sessions import RedisSessionInterface
 
 LOGIN_RATE = "10 per minute"  # sign-in POSTs per client address, before account lockout
@@ -41,4 +41,4 @@ def init_app(app: Flask) -> None:
     limiter.limit(
         LOGIN_RATE, methods=["POST"], exempt_when=lambda: request.endpoint != "staff.login"
     )(views.bp)
-    app.register_blueprint(views.bp)
+    app.register_blueprint(views.bp)  # with admin's routes on it

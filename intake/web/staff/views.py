@@ -59,6 +59,7 @@ FORMS: dict[str, type[FlaskForm]] = {
     "done": DoneForm,
     "reopen": ActionForm,
 }
+VIEWS = ("viewed", "exported")  # audit entries of who saw the details, listed apart from changes
 DONE_MESSAGES = {
     "claim": "Claimed: it is yours now.",
     "attempt": "Attempt recorded.",
@@ -214,6 +215,8 @@ def task(task_id: str) -> str:
     found = s.store.get_task(task_id)
     if found is None:
         abort(404)
+    s.store.note_view(task_id, current_user.email)  # who saw the personal details, and when
+    trail = s.store.audit(task_id)
     tz = s.settings.business_timezone
     moment = now()
     reschedule = RescheduleForm()
@@ -221,7 +224,8 @@ def task(task_id: str) -> str:
     return render_template(
         "staff/task.html",
         task=found,
-        audit=s.store.audit(task_id),
+        audit=[e for e in trail if e.action not in VIEWS],
+        views=[e for e in trail if e.action in VIEWS],
         p=present,
         tz=tz,
         now=moment,
