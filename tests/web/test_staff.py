@@ -188,48 +188,134 @@ def test_it_refuses_a_wrong_password_and_an_unknown_email_alike(auth: Auth) -> N
     assert auth.client.get("/staff/").status_code == 303
 
 
-def test_it_locks_an_account_after_repeated_failures_until_the_lock_expires(
-    settings: Settings, redis_conn: Redis
-) -> None:
-    app = create_app(dataclasses.replace(settings, login_max_failures=3, login_lockout_minutes=2))
+def throttled_app(settings: Settings, free: int = 2, cap: int = 8, proxies: int = 1) -> Flask:
+    app = create_app(
+        dataclasses.replace(
+            settings,
+            login_free_failures=free,
+            login_max_delay_seconds=cap,
+            trusted_proxies=proxies,
+        )
+    )
     add_staff(app, ANA)
-    auth = Auth(app.test_client())
-    for _ in range(2):
-        assert "Wrong email or password." in text(auth.login(password="guess"))
-    third = auth.login(password="guess")
-    assert "locked for up to 2 minutes" in text(third)
-    refused = auth.login()  # the right password does not help while locked
-    assert "locked" in text(refused)
-    assert auth.client.get("/staff/").status_code == 303
-
-    [lock] = redis_conn.scan_iter("*login-locked*")
-    assert 110 < redis_conn.ttl(lock) <= 120
-    redis_conn.pexpire(lock, 1)  # as if two minutes had passed
-    time.sleep(0.01)
-    assert auth.login().status_code == 303
+    return app
 
 
-def test_it_locks_unknown_emails_too_so_a_lock_reveals_nothing(
+def from_address(address: str) -> dict[str, Any]:
+    """Headers of a request that came through the load balancer from `address`."""
+    return {"headers": {"X-Forwarded-For": address}}
+
+
+def time_passes(redis_conn: Redis) -> None:
+    """As if every sign-in wait were over (the failures are still counted)."""
+    for key in redis_conn.scan_iter("intake:login-throttle:*"):
+        redis_conn.hset(key, "until", 0)
+
+
+ATTACKER = "203.0.113.7"
+ANA_AT_HOME = "198.51.100.4"
+
+
+def test_it_slows_failures_down_per_account_and_client_with_growing_delays(
     settings: Settings, redis_conn: Redis
 ) -> None:
-    app = create_app(dataclasses.replace(settings, login_max_failures=2))
-    auth = Auth(app.test_client())
-    auth.login("nobody@center.org", "guess")
-    assert "locked" in text(auth.login("nobody@center.org", "guess"))
+    attacker = Auth(throttled_app(settings).test_client())
+    for _ in range(2):  # the free failures
+        response = attacker.login(password="guess", **from_address(ATTACKER))
+        assert (response.status_code, text(response).count("Try again")) == (200, 0)
+    waits = []
+    for _ in range(5):
+        response = attacker.login(password="guess", **from_address(ATTACKER))
+        assert response.status_code == 200
+        assert "Wrong email or password." in text(response)
+        waits.append(int(re.findall(r"Try again in (\d+) seconds", text(response))[0]))
+        waiting = attacker.login(**from_address(ATTACKER))  # even the right password waits
+        assert waiting.status_code == 429
+        assert int(waiting.headers["Retry-After"]) <= waits[-1]
+        assert "Too many failed sign-ins for this account from here." in text(waiting)
+        time_passes(redis_conn)
+    assert waits == [2, 4, 8, 8, 8]  # doubling, up to LOGIN_MAX_DELAY_SECONDS
+    assert attacker.login(**from_address(ATTACKER)).status_code == 303  # after the wait
 
 
-def test_it_rate_limits_sign_in_posts_per_address(
-    auth: Auth, bo: Auth, staff_app: Flask, redis_conn: Redis
+def test_nobody_can_lock_the_real_user_out(settings: Settings, redis_conn: Redis) -> None:
+    app = throttled_app(settings)
+    attacker = Auth(app.test_client())
+    for _ in range(20):
+        attacker.login(password="guess", **from_address(ATTACKER))
+    assert attacker.login(**from_address(ATTACKER)).status_code == 429
+    ana = Auth(app.test_client())
+    assert ana.login(**from_address(ANA_AT_HOME)).status_code == 303  # another client: no wait
+    # Nor does anyone else wait for it: another account from the attacker's own address.
+    add_staff(app, BO)
+    assert Auth(app.test_client()).login(BO, **from_address(ATTACKER)).status_code == 303
+    keys = b" ".join(redis_conn.scan_iter("intake:login-*"))
+    assert keys and ANA.encode() not in keys and ATTACKER.encode() not in keys
+
+
+def test_it_answers_unknown_emails_as_it_answers_known_ones(
+    settings: Settings, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_of(staff_app).create_task(make_task())
-    for n in range(9):  # Bo's sign-in was the first; a new email each time, so no lockout
-        assert auth.login(f"guess{n}@center.org", "guess").status_code == 200
-    response = auth.login()
-    assert response.status_code == 429
-    assert "Too many sign-in attempts" in text(response)
-    assert auth.client.get("/staff/login").status_code == 200  # only sign-in POSTs count
-    assert "Claimed: it is yours now." in text(bo.act("t1", "claim"))
+    from intake.web.staff import auth as staff_auth
+
+    hashed: list[str] = []
+    real_check = staff_auth.check_password_hash
+
+    def counting(stored: str, password: str) -> bool:
+        hashed.append(password)
+        return real_check(stored, password)
+
+    monkeypatch.setattr(staff_auth, "check_password_hash", counting)
+    app = throttled_app(settings)
+
+    def attempts(email: str) -> tuple[list[tuple[int, str]], int]:
+        hashed.clear()
+        client = Auth(app.test_client())
+        seen = []
+        for _ in range(5):
+            response = client.login(email, "guess", **from_address(ATTACKER))
+            seen.append((response.status_code, text(response).replace(email, "EMAIL")))
+        return seen, len(hashed)
+
+    known = attempts(ANA)
+    unknown = attempts("nobody@center.org")
+    assert known == unknown
+    assert [status for status, _ in known[0]] == [200, 200, 200, 429, 429]
+    assert known[1] == 3  # a password is checked only when a try is allowed, for both alike
+
+
+def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(
+    settings: Settings, redis_conn: Redis
+) -> None:
+    app = throttled_app(settings, free=100)  # only the flood guard: 30 a minute
+    behind = Auth(app.test_client())
+    for _ in range(30):
+        assert behind.login(password="guess", **from_address(ATTACKER)).status_code == 200
+    blocked = behind.login(**from_address(ATTACKER))
+    assert blocked.status_code == 429
+    assert "Too many sign-in attempts" in text(blocked)
+    # another person behind the same load balancer is not refused with them
+    assert behind.login(**from_address(ANA_AT_HOME)).status_code == 303
     assert all(k.startswith(b"intake:ratelimit:") for k in redis_conn.scan_iter("*LIMIT*"))
+
+
+def test_a_forged_x_forwarded_for_changes_nothing_without_trusted_proxies(
+    settings: Settings, redis_conn: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    attacker = Auth(throttled_app(settings, proxies=0).test_client())
+    for n in range(3):  # a new forged address each time: still one client
+        attacker.login(password="guess", **from_address(f"192.0.2.{n}"))
+    assert attacker.login(**from_address("192.0.2.99")).status_code == 429
+    warnings = [r for r in caplog.records if "TRUSTED_PROXIES is 0" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"  # once, not every request
+
+
+def test_it_does_not_warn_about_proxies_when_none_is_in_front(
+    settings: Settings, redis_conn: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct = Auth(throttled_app(settings, proxies=0).test_client())
+    assert direct.login().status_code == 303
+    assert "TRUSTED_PROXIES" not in caplog.text
 
 
 def test_it_refuses_forms_without_a_csrf_token(ana: Auth, staff_app: Flask) -> None:
@@ -589,26 +675,6 @@ def test_it_says_the_time_asked_for_in_the_business_time_zone() -> None:
 def test_it_has_words_for_every_crisis_category() -> None:
     crisis = yaml.safe_load(CRISIS_PHRASES.read_text())
     assert set(present.CRISIS) == set(CRISIS_CATEGORIES) == set(crisis["categories"])
-
-
-def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(settings: Settings) -> None:
-    from dataclasses import replace
-
-    from intake import create_app
-
-    app = create_app(replace(settings, trusted_proxies=1))
-    add_staff(app, ANA)
-    behind = Auth(app.test_client())
-    for n in range(10):
-        response = behind.login(
-            f"guess{n}@center.org", "guess", headers={"X-Forwarded-For": "203.0.113.7"}
-        )
-        assert response.status_code == 200
-    blocked = behind.login(headers={"X-Forwarded-For": "203.0.113.7"})
-    assert blocked.status_code == 429
-    # another person behind the same load balancer is not locked out with them
-    other = behind.login(headers={"X-Forwarded-For": "198.51.100.4"})
-    assert other.status_code == 303
 
 
 def test_it_says_how_long_ago_a_task_came_in(ana: Auth, staff_app: Flask) -> None:

@@ -1,10 +1,14 @@
-"""Staff sign-in: password check, lockout after repeated failures, the signed-in user."""
+"""Staff sign-in: password check, throttling per account and client, the signed-in user."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
+import ipaddress
 import logging
+import math
+import time
 
 from flask import current_app, session
 from flask_login import UserMixin
@@ -20,6 +24,10 @@ WRONG = "Wrong email or password."
 
 class SignInRefused(Exception):
     """Sign-in refused; the message is safe to show and never says whether an account exists."""
+
+    def __init__(self, message: str, wait: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait = wait  # seconds before this client may try this account again, when throttled
 
 
 class User(UserMixin):
@@ -58,11 +66,28 @@ def load_user(user_id: str) -> User | None:
     return User(account)
 
 
-def locked_message(settings: Settings) -> str:
-    """What a locked account hears, whether or not the account exists."""
+def throttle_digest(settings: Settings, email: str, client: str) -> str:
+    """Names one account+client's throttle record; keyed, so Redis shows neither."""
+    message = f"{email.strip().lower()}\n{client}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def client_of(address: str | None) -> str:
+    """Who is signing in, as far as the address tells: an IPv6 client owns its whole /64."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "-"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def wait_message(seconds: float) -> str:
+    """What a throttled client hears, whether or not the account exists."""
     return (
-        "Too many failed sign-ins: this account is locked for up to "
-        f"{settings.login_lockout_minutes} minutes. Try again later."
+        "Too many failed sign-ins for this account from here. "
+        f"Try again in {math.ceil(seconds)} seconds."
     )
 
 
@@ -71,23 +96,35 @@ def _decoy_hash() -> str:
     return generate_password_hash("a password nobody has")
 
 
-def authenticate(store: Store, settings: Settings, email: str, password: str) -> StaffAccount:
-    """The account for these credentials, or SignInRefused; counts failures and locks."""
+def authenticate(
+    store: Store, settings: Settings, email: str, password: str, client: str
+) -> StaffAccount:
+    """The account for these credentials, or SignInRefused.
+
+    Failures slow down this account from this client only (2, 4, 8... s after the free ones):
+    nobody can lock anyone out, and the real user elsewhere still signs in. Known and unknown
+    emails go the same way, with the same answers and the same work.
+    """
     email = email.strip().lower()
-    if store.login_locked(email):
-        log.warning("staff sign-in refused: account locked")
-        raise SignInRefused(locked_message(settings))
+    digest = throttle_digest(settings, email, client)
+    wait = store.login_wait(digest, time.time())
+    if wait > 0:
+        # No password check while waiting: a wait costs the server nothing.
+        log.info("staff sign-in throttled")
+        raise SignInRefused(wait_message(wait), wait)
     account = store.get_staff(email)
     # Hash even for an unknown email, so both answers take as long.
     matches = check_password_hash(account.password_hash if account else _decoy_hash(), password)
     if account is None or account.disabled or not matches:
-        window = settings.login_lockout_minutes * 60
-        failures = store.login_failed(email, window)
-        if failures >= settings.login_max_failures:
-            store.lock_login(email, window)
-            log.warning("staff sign-in locked after %d failures", failures)
-            raise SignInRefused(locked_message(settings))
-        log.info("staff sign-in failed")
-        raise SignInRefused(WRONG)
-    store.login_succeeded(email)
+        remember = max(3600, 2 * settings.login_max_delay_seconds)
+        failures, delay = store.login_failed(
+            digest,
+            time.time(),
+            settings.login_free_failures,
+            settings.login_max_delay_seconds,
+            remember,
+        )
+        log.info("staff sign-in failed (%d in a row from this client)", failures)
+        raise SignInRefused(WRONG if delay == 0 else f"{WRONG} {wait_message(delay)}")
+    store.login_succeeded(digest)
     return account

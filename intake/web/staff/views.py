@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from ...desk import Desk
 from ...tasks import TransitionError
 from ...tasks import iso as iso_time
 from . import present
-from .auth import SignInRefused, User, authenticate, password_mark
+from .auth import SignInRefused, User, authenticate, client_of, password_mark
 from .forms import ActionForm, AttemptForm, DoneForm, LoginForm, RescheduleForm
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def csrf_error(error: CSRFError) -> tuple[str, int]:
 @bp.errorhandler(TooManyRequests)
 def too_many(error: TooManyRequests) -> tuple[str, int]:
     """The sign-in rate limit was hit: 429 with the sign-in form and a message."""
-    message = "Too many sign-in attempts from this network. Wait a minute and try again."
+    message = "Too many sign-in attempts for this account from here. Wait a minute and try again."
     return render_template("staff/login.html", form=LoginForm(), error=message), 429
 
 
@@ -156,9 +157,15 @@ def login() -> BaseResponse | str:
     error = None
     if form.validate_on_submit():
         s = services()
+        client = client_of(request.remote_addr)
         try:
-            account = authenticate(s.store, s.settings, form.email.data, form.password.data)
+            account = authenticate(s.store, s.settings, form.email.data, form.password.data, client)
         except SignInRefused as refused:
+            if refused.wait:
+                page = render_template("staff/login.html", form=form, error=str(refused))
+                return Response(
+                    page, status=429, headers={"Retry-After": str(math.ceil(refused.wait))}
+                )
             error = str(refused)
         else:
             session.clear()  # nothing from before sign-in survives it, not even its id
