@@ -253,6 +253,31 @@ def test_nobody_can_lock_the_real_user_out(settings: Settings, redis_conn: Redis
     assert keys and ANA.encode() not in keys and ATTACKER.encode() not in keys
 
 
+def test_a_browser_that_signed_in_before_is_a_client_of_its_own(
+    settings: Settings, redis_conn: Redis
+) -> None:
+    # Everyone has one address, as behind a load balancer without TRUSTED_PROXIES, or one office.
+    app = throttled_app(settings, proxies=0)
+    ana = Auth(app.test_client())
+    first = ana.login()
+    assert first.status_code == 303
+    [device] = [c for c in first.headers.getlist("Set-Cookie") if c.startswith("staff_device=")]
+    flags = [part.strip() for part in device.split(";")]
+    assert {"Secure", "HttpOnly", "SameSite=Lax", "Path=/staff/login"} <= set(flags)
+    assert "ana" not in flags[0] and "center" not in flags[0]
+    ana.logout()
+    attacker = Auth(app.test_client())
+    for _ in range(20):
+        attacker.login(password="guess")
+    assert attacker.login().status_code == 429
+    assert ana.login().status_code == 303  # her own browser: not slowed by the attacker
+    assert Auth(app.test_client()).login().status_code == 429  # a new browser shares the address
+    attacker.client.set_cookie(
+        "staff_device", flags[0].partition("=")[2] + "x", path="/staff/login"
+    )
+    assert attacker.login().status_code == 429  # a forged or altered device cookie is no help
+
+
 def test_it_answers_unknown_emails_as_it_answers_known_ones(
     settings: Settings, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,7 +40,9 @@ def init_app(app: Flask) -> None:
 
     def account_and_client() -> str:
         email = request.form.get("email", "") if request.method == "POST" else ""
-        return auth.throttle_digest(settings, email, auth.client_of(get_remote_address()))
+        device = request.cookies.get(auth.DEVICE_COOKIE)
+        client = auth.sign_in_client(settings, email, get_remote_address(), device)
+        return auth.throttle_digest(settings, email, client)
 
     limiter = Limiter(
         account_and_client,

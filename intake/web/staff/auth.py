@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import secrets
 import time
 
 from flask import current_app, session
@@ -81,6 +82,33 @@ def client_of(address: str | None) -> str:
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+DEVICE_COOKIE = "staff_device"
+DEVICE_DAYS = 90
+
+
+def _device_mac(settings: Settings, email: str, nonce: str, issued: str) -> str:
+    message = f"staff-device\n{email.strip().lower()}\n{nonce}\n{issued}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def device_cookie(settings: Settings, email: str, now: float | None = None) -> str:
+    """A signed token naming this browser as one `email` has signed in from (no email in it)."""
+    nonce, issued = secrets.token_urlsafe(16), str(int(now or time.time()))
+    return f"{nonce}.{issued}.{_device_mac(settings, email, nonce, issued)}"
+
+
+def sign_in_client(settings: Settings, email: str, address: str | None, device: str | None) -> str:
+    """Whose tries these are: a browser this account signed in from before is a client of its
+    own (OWASP's device cookies), so nobody sharing its address (an office, a load balancer
+    without TRUSTED_PROXIES) can slow its owner down; anyone else is their address."""
+    nonce, _, rest = (device or "").partition(".")
+    issued, _, mac = rest.partition(".")
+    if nonce and issued.isdigit() and time.time() - int(issued) < DEVICE_DAYS * 86400:
+        if hmac.compare_digest(mac, _device_mac(settings, email, nonce, issued)):
+            return f"device:{nonce}"
+    return client_of(address)
 
 
 def wait_message(seconds: float) -> str:

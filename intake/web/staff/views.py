@@ -32,7 +32,16 @@ from ...desk import Desk
 from ...tasks import TransitionError
 from ...tasks import iso as iso_time
 from . import present
-from .auth import SignInRefused, User, authenticate, client_of, password_mark
+from .auth import (
+    DEVICE_COOKIE,
+    DEVICE_DAYS,
+    SignInRefused,
+    User,
+    authenticate,
+    device_cookie,
+    password_mark,
+    sign_in_client,
+)
 from .forms import ActionForm, AttemptForm, DoneForm, LoginForm, RescheduleForm
 
 if TYPE_CHECKING:
@@ -157,7 +166,8 @@ def login() -> BaseResponse | str:
     error = None
     if form.validate_on_submit():
         s = services()
-        client = client_of(request.remote_addr)
+        device = request.cookies.get(DEVICE_COOKIE)
+        client = sign_in_client(s.settings, form.email.data, request.remote_addr, device)
         try:
             account = authenticate(s.store, s.settings, form.email.data, form.password.data, client)
         except SignInRefused as refused:
@@ -175,7 +185,17 @@ def login() -> BaseResponse | str:
             session["password_mark"] = password_mark(account)
             session["seen"] = time.time()
             log.info("staff signed in")
-            return redirect(safe_next(request.args.get("next")), code=303)
+            response = redirect(safe_next(request.args.get("next")), code=303)
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device_cookie(s.settings, account.email),
+                max_age=DEVICE_DAYS * 86400,
+                path=url_for("staff.login"),
+                secure=True,
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
     return render_template("staff/login.html", form=form, error=error)
 
 
