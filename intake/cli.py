@@ -62,12 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("outcome", choices=OUTCOMES)
         if name == "reschedule":
             p.add_argument("when", help="ISO 8601 time, e.g. 2026-11-26T14:00 (business time zone)")
+        p.add_argument(
+            "--by",
+            default=os.environ.get("INTAKE_STAFF_EMAIL"),
+            help="your staff email (default: $INTAKE_STAFF_EMAIL)",
+        )
         if name != "show":
-            p.add_argument(
-                "--by",
-                default=os.environ.get("INTAKE_STAFF_EMAIL"),
-                help="your staff email (default: $INTAKE_STAFF_EMAIL)",
-            )
             p.add_argument("--note", help="a short note for the audit trail")
         p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -320,13 +320,16 @@ def task_command(args: argparse.Namespace) -> int:
     if task is None:
         print(f"intake: no task {args.task_id!r}", file=sys.stderr)
         return 1
-    if args.tasks_command != "show":
+    if args.tasks_command == "show":
+        # Seeing the personal details is an audit entry, from the dashboard or from here.
+        store.note_view(task.id, args.by or "cli")
+    else:
         if not args.by:
             print("intake: say who you are with --by EMAIL or INTAKE_STAFF_EMAIL", file=sys.stderr)
             return 2
         by = store.get_staff(args.by)
         if by is None or by.disabled:
-            print(f"intake: {args.by} is not an active staff account", file=sys.stderr)
+            print(f"intake: {args.by} is not a staff account, or it is disabled", file=sys.stderr)
             return 2
         details: dict[str, object] = {"note": args.note}
         if args.tasks_command == "attempt":

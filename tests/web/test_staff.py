@@ -373,6 +373,7 @@ def test_it_sets_secure_http_only_same_site_session_cookies(auth: Auth) -> None:
     assert "Secure" in flags
     assert "HttpOnly" in flags
     assert "SameSite=Lax" in flags
+    assert "Path=/staff" in flags  # never sent to the webhooks
     assert any(f.startswith("Expires=") for f in flags)
     assert not any("remember" in c for c in response.headers.getlist("Set-Cookie"))
 
@@ -382,10 +383,10 @@ def test_it_signs_out_after_the_idle_time_and_polling_does_not_count(
 ) -> None:
     assert staff_app.permanent_session_lifetime == timedelta(minutes=30)
     assert staff_app.config["SESSION_REFRESH_EACH_REQUEST"] is True
-    with ana.client.session_transaction() as session:
+    with ana.client.session_transaction("/staff/") as session:
         seen = session["seen"]
     assert ana.client.get("/staff/queue.json").status_code == 200
-    with ana.client.session_transaction() as session:
+    with ana.client.session_transaction("/staff/") as session:
         assert session["seen"] == seen
         session["seen"] = time.time() - 31 * 60
     response = ana.client.get("/staff/", follow_redirects=True)

@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/staff",  # only the dashboard has sessions; webhooks never see one
         # The idle timeout: each request keeps the record (and cookie) another staff_idle_minutes.
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=idle),
         SESSION_REFRESH_EACH_REQUEST=True,

@@ -52,7 +52,9 @@ class RedisSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> StaffSession:
         sid = request.cookies.get(self.get_cookie_name(app))
-        if sid and 20 <= len(sid) <= 100:
+        # Only the dashboard reads Redis for a session: a webhook must not depend on it.
+        staff = request.path.startswith(self.get_cookie_path(app))
+        if sid and staff and 20 <= len(sid) <= 100:
             raw = self.store.load_staff_session(digest(sid))
             if raw is not None:
                 return StaffSession(SERIALIZER.loads(raw.decode()), sid=sid)
