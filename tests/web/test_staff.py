@@ -276,6 +276,8 @@ def test_a_browser_that_signed_in_before_is_a_client_of_its_own(
         "staff_device", flags[0].partition("=")[2] + "x", path="/staff/login"
     )
     assert attacker.login().status_code == 429  # a forged or altered device cookie is no help
+    attacker.client.set_cookie("staff_device", "n.1.é", path="/staff/login")
+    assert attacker.login().status_code == 429
 
 
 def test_it_answers_unknown_emails_as_it_answers_known_ones(

@@ -150,18 +150,20 @@ def test_the_cookie_holds_only_a_random_id_kept_hashed_in_redis_with_an_expiry(
 ) -> None:
     ana = Browser(port)
     ana.token("/staff/login")
-    before = ana.cookies["session"]
+    # Before sign-in the CSRF token lives in a signed cookie: sign-in pages never fill Redis.
+    assert set(ana.cookies) == {"staff_anonymous"}
+    assert not list(redis_conn.scan_iter("intake:staff-session*"))
     ana.sign_in()
+    assert "staff_anonymous" not in ana.cookies
     sid = ana.cookies["session"]
-    assert sid != before  # a new id at sign-in: one planted beforehand is worthless
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", sid)
     key = f"intake:staff-session:{hashlib.sha256(sid.encode()).hexdigest()}"
     assert redis_conn.exists(key)
     assert 0 < redis_conn.ttl(key) <= settings.staff_idle_minutes * 60
     dump = b" ".join([k + b" " + (redis_conn.dump(k) or b"") for k in redis_conn.scan_iter()])
-    assert sid.encode() not in dump and before.encode() not in dump
-    assert not redis_conn.exists(
-        f"intake:staff-session:{hashlib.sha256(before.encode()).hexdigest()}"
-    )
+    assert sid.encode() not in dump
     forged = Browser(port, cookies={"session": "x" * 43})
     assert not forged.signed_in()
+    ana.sign_out()
+    assert "session" not in ana.cookies and "staff_anonymous" in ana.cookies  # "signed out"
+    assert not redis_conn.exists(key)

@@ -106,7 +106,8 @@ def sign_in_client(settings: Settings, email: str, address: str | None, device: 
     nonce, _, rest = (device or "").partition(".")
     issued, _, mac = rest.partition(".")
     if nonce and issued.isdigit() and time.time() - int(issued) < DEVICE_DAYS * 86400:
-        if hmac.compare_digest(mac, _device_mac(settings, email, nonce, issued)):
+        expected = _device_mac(settings, email, nonce, issued)
+        if hmac.compare_digest(mac.encode(), expected.encode()):  # a cookie may hold anything
             return f"device:{nonce}"
     return client_of(address)
 
