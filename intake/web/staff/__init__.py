@@ -10,6 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
 from . import auth, views
+from . import flowchart as flowchart  # its routes join views.bp
 
 LOGIN_RATE = "10 per minute"  # sign-in POSTs per client address, before account lockout
 
