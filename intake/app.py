@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs, metrics
 from .config import Settings
 from .conversation import Conversations
 from .crypto import MultiFernet, keyring
@@ -60,9 +60,7 @@ def load_flow(settings: Settings, train: bool = True) -> Flow:
 def create_app(settings: Settings | None = None) -> Flask:
     """App factory; refuses to start on bad settings or an invalid flow."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     flow = load_flow(settings)
     # A Redis that hangs must not hang the webhook past Twilio's timeout: fail fast, apologise.
     timeout = settings.redis_timeout_seconds
@@ -111,4 +109,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(voice.bp)
     csrf.exempt(fallback.bp)
     staff.init_app(app)
+    metrics.init_app(app)
+
+    @app.before_request
+    def request_id() -> None:
+        logs.REQUEST_ID.set(logs.new_request_id())
+
+    @app.after_request
+    def say_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = logs.REQUEST_ID.get()
+        return response
+
     return app

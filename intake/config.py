@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -159,6 +160,10 @@ class Settings:
     inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
     # retention: done tasks (and what is kept for them) go this many days after closing; 0: never
     retention_days: int = 30
+    # operations: who may read /metrics (a bearer token, or these networks), and the log format
+    metrics_token: str = ""
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    log_format: str = "text"  # "json": one JSON object per line, with the request id
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -225,6 +230,9 @@ class Settings:
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
             retention_days=envint(env, "RETENTION_DAYS", 30),
+            metrics_token=_metrics_token(env),
+            metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
         )
 
     def voice_for(self, language: str) -> str:
@@ -311,6 +319,25 @@ def _crm_url(env: Mapping[str, str], name: str) -> str:
             f"{name} must be an https URL (http only to localhost), got http://{parsed.hostname}"
         )
     return url
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = (env.get("METRICS_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters, or empty")
+    return token
+
+
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR), comma-separated; "" allows none."""
+    raw = env.get(name)
+    items = [i.strip() for i in (default if raw is None else raw).split(",") if i.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list addresses or networks, got {item!r}") from None
+    return tuple(items)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -22,6 +22,7 @@ from redis.exceptions import LockError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 
+from . import logs, metrics
 from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
@@ -360,8 +361,10 @@ class Conversations:
             job_id=f"create-task-{task.id}",
             retry=TASK_RETRY,
             description=f"create {task.kind} task {task.id}",
+            meta={"request_id": logs.REQUEST_ID.get()},
             pipeline=pipeline,
         )
+        metrics.task_queued(task)
 
     def _spool(self, kind: str, payload: dict[str, Any]) -> None:
         self.spool.append(kind, payload)  # raises if even the disk refuses: the person is told

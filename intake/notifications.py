@@ -85,20 +85,26 @@ def business_deadline(start: datetime, minutes: float, settings: Settings) -> da
     raise ValueError("BUSINESS_DAYS and BUSINESS_HOURS leave no business time")
 
 
+def not_before(at: datetime) -> datetime:
+    """`at` rounded up to a whole second: RQ's scheduler drops the fraction, which runs early."""
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
+
+
 def escalations(task: Task, settings: Settings) -> list[Escalation]:
     """Urgent: staff again after URGENT_CLAIM_MINUTES, then ESCALATION_NUMBERS; normal: once."""
     if task.priority == "urgent":
         step = timedelta(minutes=settings.urgent_claim_minutes)
         plan = []
         if settings.staff_notify_numbers:
-            plan.append(Escalation(1, task.created_at + step))
+            plan.append(Escalation(1, not_before(task.created_at + step)))
         if settings.escalation_numbers:
-            plan.append(Escalation(2, task.created_at + 2 * step))
+            plan.append(Escalation(2, not_before(task.created_at + 2 * step)))
         return plan
     if not settings.staff_notify_numbers:
         return []
     deadline = business_deadline(task.created_at, settings.normal_claim_minutes, settings)
-    return [Escalation(1, deadline)]
+    return [Escalation(1, not_before(deadline))]
 
 
 def escalation_numbers(level: int, settings: Settings) -> tuple[str, ...]:
@@ -132,7 +138,7 @@ def schedule_reminder(redis: Redis, task: Task, owner: StaffAccount, now: dateti
         return False
     due = iso(task.due_at)
     Queue(queue_name(task), connection=redis).enqueue_at(
-        task.due_at,
+        not_before(task.due_at),
         REMIND_JOB,
         task.id,
         owner.email,

@@ -93,6 +93,20 @@ class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
         return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
 
 
+# What a call to Twilio raises when the network fails, for callers outside this module.
+NETWORK_ERRORS = (requests.RequestException,)
+
+
+def twilio_client(settings: Settings, http_client: HttpClient | None = None) -> Client:
+    """The account's Twilio client; every call to Twilio's API is made through one of these."""
+    return Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        http_client=http_client
+        or RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=TIMEOUT_SECONDS),
+    )
+
+
 def event_id_for(key: str) -> str:
     """A webhook delivery's event id, the same for every attempt under one idempotency key."""
     return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -1,6 +1,6 @@
 """Point the Twilio number's webhooks at PUBLIC_BASE_URL (`intake twilio configure`).
 
-Next to outbound.py, the one way out, and through the same twilio Client and HTTP client.
+Its Twilio client comes from outbound.py, the one way out, with the same HTTP client.
 """
 
 from __future__ import annotations
@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import requests
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
-from twilio.rest import Client
 
 from .config import Settings
-from .outbound import TIMEOUT_SECONDS, RebasedTwilioHttpClient
+from .outbound import NETWORK_ERRORS, Client, twilio_client
 
 # Set on the number, these win over its URLs; Twilio's schema allows no empty value to clear
 # them, so a person removes them in the console.
@@ -57,12 +55,7 @@ def configure_number(settings: Settings, http_client: HttpClient | None = None) 
         raise NumberSetupError(
             f"PUBLIC_BASE_URL must be https for Twilio webhooks, got {settings.public_base_url}"
         )
-    client = Client(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        http_client=http_client
-        or RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=TIMEOUT_SECONDS),
-    )
+    client = twilio_client(settings, http_client)
     phone = settings.twilio_phone_number
     try:
         found = [
@@ -92,7 +85,7 @@ def configure_number(settings: Settings, http_client: HttpClient | None = None) 
             update_number(client, number.sid, {f: new for f, (_, new) in changes.items()})
     except TwilioException as e:  # a refused update, or a list page it could not fetch
         raise NumberSetupError(_refusal(e)) from None
-    except requests.RequestException as e:
+    except NETWORK_ERRORS as e:
         raise NumberSetupError(f"Twilio is unreachable: {type(e).__name__}") from None
     return NumberSetup(sid=number.sid, phone_number=phone, changes=changes)
 

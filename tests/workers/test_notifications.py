@@ -15,6 +15,7 @@ from intake.notifications import (
     confirmation_sms,
     crm_payload,
     escalations,
+    not_before,
     reminder_sms,
     staff_email,
     staff_sms,
@@ -90,6 +91,27 @@ def test_it_escalates_urgent_tasks_twice_and_normal_ones_once(settings_env: dict
         (2, created + timedelta(minutes=10)),
     ]
     assert [(e.level, e.at) for e in escalations(normal, s)] == [(1, created + timedelta(hours=1))]
+
+
+def test_it_never_schedules_an_escalation_early_in_rq_whole_seconds(
+    settings_env: dict[str, str],
+) -> None:
+    """RQ keeps scheduled times in whole seconds, truncated: 10:00:01.2 would run at 10:00:01."""
+    s = Settings.from_env(
+        settings_env
+        | {
+            "STAFF_NOTIFY_NUMBERS": "+13125550101",
+            "ESCALATION_NUMBERS": "+13125550109",
+            "URGENT_CLAIM_MINUTES": "0.02",
+        }
+    )
+    created = at("2026-11-23 10:00").astimezone(UTC) + timedelta(microseconds=100)
+    plan = escalations(new_task(kind="crisis", created_at=created), s)
+    assert [(e.level, e.at) for e in plan] == [
+        (1, created.replace(microsecond=0) + timedelta(seconds=2)),
+        (2, created.replace(microsecond=0) + timedelta(seconds=3)),
+    ]
+    assert not_before(created.replace(microsecond=0)) == created.replace(microsecond=0)
 
 
 def test_it_escalates_to_nobody_when_no_numbers_are_set(office: Settings) -> None:

@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -123,7 +124,7 @@ def headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts.
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = g.get("csp", CSP)
     return response
 
 
