@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis = Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-    store = Store(redis, session_ttl=settings.session_ttl_seconds)
+    store = Store.from_settings(redis, settings)
     app = Flask(__name__)
     if settings.trusted_proxies:
         # Behind a load balancer: the client's address (sign-in rate limits) and scheme come

@@ -245,7 +245,7 @@ def _store() -> tuple[Settings, Store]:
     from .store import Store
 
     settings = Settings.from_env(dev_redis_env())
-    return settings, Store(Redis.from_url(settings.redis_url))
+    return settings, Store.from_settings(Redis.from_url(settings.redis_url), settings)
 
 
 def dev_redis_env() -> dict[str, str] | None:

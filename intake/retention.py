@@ -31,7 +31,7 @@ def purge(redis: Redis, settings: Settings, now: datetime, dry_run: bool = False
     before = cutoff(settings, now)
     if before is None:
         return Purged()
-    purged = Store(redis).purge(before, dry_run=dry_run)
+    purged = Store.from_settings(redis, settings).purge(before, dry_run=dry_run)
     _drop_jobs(redis, set(purged.task_ids), dry_run)
     return purged
 

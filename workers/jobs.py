@@ -75,6 +75,10 @@ def _redis() -> Redis:
     return _job().connection
 
 
+def _store(redis: Redis) -> Store:
+    return Store.from_settings(redis, settings())
+
+
 def _outbound(store: Store) -> Outbound:
     return Outbound(settings(), store)
 
@@ -99,7 +103,7 @@ def create_task(task: dict[str, Any]) -> str:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ValueError(f"invalid task payload: {fields}") from None
     redis = _redis()
-    store = Store(redis)
+    store = _store(redis)
     created = store.create_task(parsed)
     log.info("task %s %s (%s)", parsed.id, "created" if created else "already stored", parsed.kind)
     checkpoint("create_task:stored")
@@ -176,7 +180,7 @@ def notify_task(task_id: str) -> int:
     """Queue the task's deliveries and escalations, once; returns how many jobs were queued."""
     s = settings()
     redis = _redis()
-    store = Store(redis)
+    store = _store(redis)
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -233,7 +237,7 @@ def _delivered(store: Store, task_id: str, key: str) -> None:
 
 def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
     """Text one staff number about a new task (level 0) or an escalation (1, 2)."""
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -249,7 +253,7 @@ def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
 
 def notify_staff_email(task_id: str, address: str) -> str:
     """Email one staff address about a new task."""
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -263,7 +267,7 @@ def notify_staff_email(task_id: str, address: str) -> str:
 def post_task_to_crm(task_id: str) -> int:
     """POST the task to CRM_WEBHOOK_URL, signed."""
     s = settings()
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -276,7 +280,7 @@ def post_task_to_crm(task_id: str) -> int:
 def confirm_to_caller(task_id: str) -> str:
     """Text a voice caller who allowed texts, at the number that called, that their request is
     in; never an opted-out number or one that had its texts for the day."""
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -298,7 +302,7 @@ def escalate(task_id: str, level: int) -> int:
     """If the task is still unclaimed, text the numbers for `level`; returns how many."""
     s = settings()
     redis = _redis()
-    store = Store(redis)
+    store = _store(redis)
     task = store.get_task(task_id)
     if task is None or task.status not in n.UNCLAIMED:
         log.info("task %s: claimed or gone, no escalation", task_id)
@@ -330,7 +334,7 @@ def escalate(task_id: str, level: int) -> int:
 
 def remind_owner(task_id: str, owner_email: str, due_at: str) -> str:
     """Text the staff member who claimed the task that it is due, if it still is theirs."""
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if (
         task is None
@@ -360,7 +364,7 @@ def delivery_failed(
         return  # RQ retries it (after its backoff)
     task_id = job.meta.get("task")
     if task_id:
-        Store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
+        _store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
         reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII
         log.error("task %s: %s failed for good: %s", task_id, job.meta.get("channel"), reason)
 

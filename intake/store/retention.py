@@ -76,13 +76,16 @@ class RetentionStore(StoreBase):
             try:
                 pipe.watch(task_key, audit_key)
                 raw = pipe.get(task_key)
-                if raw is None or Task.model_validate_json(raw).status != "done":
+                if raw is None:
+                    return None
+                task = Task.model_validate_json(self.unseal(raw))
+                if task.status != "done":
                     return None
                 last = pipe.lindex(audit_key, -1)
                 closed = (
-                    Task.model_validate_json(raw).created_at
+                    task.created_at
                     if last is None
-                    else AuditEntry.model_validate_json(last).at
+                    else AuditEntry.model_validate_json(self.unseal(last)).at
                 )
                 if closed.astimezone(UTC) >= cutoff:
                     return None

@@ -41,7 +41,12 @@ class TaskStore(StoreBase):
                 f"{PREFIX}:notify:due",
                 self._audit_key(task.id),
             ],
-            args=[task.model_dump_json(), created, task.id, entry.model_dump_json()],
+            args=[
+                self.seal(task.model_dump_json()),
+                created,
+                task.id,
+                self.seal(entry.model_dump_json()),
+            ],
         )
         return bool(was_new)
 
@@ -68,10 +73,10 @@ class TaskStore(StoreBase):
                     raw = pipe.get(key)
                     if raw is None:
                         return None
-                    task, entry = mutate(Task.model_validate_json(raw))
+                    task, entry = mutate(Task.model_validate_json(self.unseal(raw)))
                     pipe.multi()
-                    pipe.set(key, task.model_dump_json())
-                    pipe.rpush(self._audit_key(task_id), entry.model_dump_json())
+                    pipe.set(key, self.seal(task.model_dump_json()))
+                    pipe.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
                     pipe.execute()
                     return task
                 except WatchError:
@@ -82,7 +87,7 @@ class TaskStore(StoreBase):
         if not is_task_id(task_id):
             return []
         raws = self.redis.lrange(self._audit_key(task_id), 0, -1)
-        return [AuditEntry.model_validate_json(r) for r in raws]
+        return [AuditEntry.model_validate_json(self.unseal(r)) for r in raws]
 
     def flag_delivery_failed(self, task_id: str, channel: str) -> None:
         """Mark a task whose staff notification gave up, for the dashboard."""
@@ -98,7 +103,7 @@ class TaskStore(StoreBase):
         if not is_task_id(task_id):
             return None
         raw = self.redis.get(self._task_key(task_id))
-        return None if raw is None else Task.model_validate_json(raw)
+        return None if raw is None else Task.model_validate_json(self.unseal(raw))
 
     def list_tasks(self) -> list[Task]:
         """Every task: urgent first, then due time, then oldest."""
@@ -106,7 +111,7 @@ class TaskStore(StoreBase):
         if not ids:
             return []
         raws = self.redis.mget([self._task_key(i) for i in ids])
-        tasks = [Task.model_validate_json(r) for r in raws if r is not None]
+        tasks = [Task.model_validate_json(self.unseal(r)) for r in raws if r is not None]
         return sorted(tasks, key=Task.sort_key)
 
     def notifications_due(self) -> list[str]:
@@ -182,7 +187,7 @@ class TaskStore(StoreBase):
     def note_escalation(self, task_id: str, detail: str) -> None:
         """Add an 'escalated' entry to the task's audit trail."""
         entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
-        self.redis.rpush(self._audit_key(task_id), entry.model_dump_json())
+        self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
 
     # --- the spool's replay (intake/spool.py) ------------------------------------
 

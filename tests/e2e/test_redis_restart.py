@@ -18,8 +18,9 @@ from intake import create_app
 from intake.config import Settings
 from intake.devserver import REDIS_CONF
 from intake.redis_server import RedisProcess, start_redis
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from tests.e2e.support import base_env
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.web.conftest import replies, sign, twilio_sms_params
 
@@ -83,7 +84,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
             conn = Redis.from_url(redis.url)
             [job] = Queue(DEFAULT_QUEUE, connection=conn).get_jobs()
             assert job.func_name == "workers.jobs.create_task"
-            assert Store(conn).list_tasks() == []  # queued, not yet processed
+            assert make_store(conn).list_tasks() == []  # queued, not yet processed
             conn.close()
 
             if how == signal.SIGKILL:
@@ -94,7 +95,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
             burst_worker({**base_env(tmp_path), **env}, redis.url, tmp_path)
 
             conn = Redis.from_url(redis.url)
-            [task] = Store(conn).list_tasks()
+            [task] = make_store(conn).list_tasks()
             assert task.as_json() | {"id": "-", "created_at": "-"} == {
                 "id": "-",
                 "kind": "callback",

@@ -31,8 +31,9 @@ from rq.registry import FailedJobRegistry
 from intake import notifications as n
 from intake.conversation import CREATE_TASK_JOB, TASK_RETRY
 from intake.redis_server import RedisProcess, start_redis
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import new_task
 from workers.jobs import PAUSE_VARIABLE
@@ -156,8 +157,8 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
             first = workers.start("worker-1", **{PAUSE_VARIABLE: f"create_task:stored={marker}"})
             enqueue(conn, stored)
             wait_until(marker.exists, PAUSE_TIMEOUT, "worker 1 inside create_task", workers)
-            assert [t.id for t in Store(conn).list_tasks()] == [stored.id]
-            assert Store(conn).notifications_due() == [stored.id]  # staff not told yet
+            assert [t.id for t in make_store(conn).list_tasks()] == [stored.id]
+            assert make_store(conn).notifications_due() == [stored.id]  # staff not told yet
 
             # 2. another stops inside a staff text that Twilio accepted, before the answer
             texted = new_task(kind="crisis", callback_number="+13125550177")
@@ -192,7 +193,7 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
             workers.stop_all()
 
         # each task once, with one "created" entry
-        store = Store(conn)
+        store = make_store(conn)
         assert sorted(t.id for t in store.list_tasks()) == sorted([stored.id, texted.id])
         for task in (stored, texted):
             assert [e.action for e in store.audit(task.id)] == ["created"]

@@ -14,6 +14,7 @@ from rq import Queue, SimpleWorker
 
 from intake.config import Settings
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from tests.support.stores import make_store
 
 from .conftest import TEXTER, replies, sign, twilio_sms_params
 
@@ -402,7 +403,7 @@ def test_a_session_cookie_older_than_the_session_ttl_brings_nothing_back(
     assert cookie is not None
     keys = app.extensions["intake"].keys
     payload = keys.decrypt((cookie.value + "=" * (-len(cookie.value) % 4)).encode())
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert (store.load_session("sms", TEXTER) or pytest.fail()).state.startswith("callback")
 
     def resend_with_cookie_sealed_at(at: int) -> str:

@@ -18,8 +18,9 @@ from rq import Queue, SimpleWorker
 
 from intake import create_app
 from intake.config import Settings
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.web import carry
+from tests.support.stores import make_store
 
 from .conftest import sign
 
@@ -364,7 +365,7 @@ def ticking_app(settings: Settings, start: datetime) -> Flask:
 
 
 def stored(redis_conn: Any, call: Call) -> tuple[str, datetime] | None:
-    session = Store(redis_conn).load_session("voice", call.sid)
+    session = make_store(redis_conn).load_session("voice", call.sid)
     return None if session is None else (session.state, session.updated_at)
 
 
@@ -406,7 +407,7 @@ def test_a_replayed_gather_action_neither_advances_twice_nor_queues_a_second_tas
     assert stored(redis_conn, call) is None  # nothing brought back
     assert queue.count == 1
     run_worker(redis_conn)
-    assert len(Store(redis_conn).list_tasks()) == 1
+    assert len(make_store(redis_conn).list_tasks()) == 1
 
 
 def test_a_replayed_dial_status_neither_rewinds_the_call_nor_brings_it_back(

@@ -16,7 +16,8 @@ from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
 from intake.desk import Desk
 from intake.notifications import escalation_job_id, reminder_sms, staff_sms
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import enqueue_task, new_task, rq_worker, work
 
@@ -38,7 +39,7 @@ def worker(
 
 
 def desk(redis: Redis, worker_env: WorkerEnv) -> Desk:
-    return Desk(Store(redis), redis, worker_env.settings)
+    return Desk(make_store(redis), redis, worker_env.settings)
 
 
 def wait_until(done: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -82,7 +83,7 @@ def test_it_renotifies_staff_then_the_escalation_numbers(
     assert f"Job OK (escalate-{task.id}-2)" in log
     for number in (STAFF_1, STAFF_2, ESCALATION, "+13125550188", "+13125550199"):
         assert number not in log
-    audit = [e.detail for e in Store(redis_conn).audit(task.id) if e.action == "escalated"]
+    audit = [e.detail for e in make_store(redis_conn).audit(task.id) if e.action == "escalated"]
     assert audit == [
         "unclaimed: on-call staff texted again (2)",
         "unclaimed: escalation numbers texted again (1)",
@@ -145,7 +146,7 @@ def test_it_reminds_the_owner_when_the_claimed_task_falls_due(
     twilio: TwilioEmulator, worker_env: WorkerEnv, worker: Callable[[], object], redis_conn: Redis
 ) -> None:
     worker_env.set(STAFF_NOTIFY_NUMBERS="")
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.save_staff(StaffAccount(email=OWNER, password_hash="-", phone=OWNER_PHONE))
     due = datetime.now(UTC) + timedelta(seconds=2)
     task = new_task(due_at=due)
@@ -174,7 +175,7 @@ def test_it_claims_without_a_worker_running(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
     worker_env.set(ESCALATION_NUMBERS=ESCALATION)
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.save_staff(StaffAccount(email=OWNER, password_hash="-"))  # no phone: no reminder
     task = new_task(due_at=datetime.now(UTC) + timedelta(hours=1))
     enqueue_task(redis_conn, task)

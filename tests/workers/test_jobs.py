@@ -14,9 +14,10 @@ from intake import create_app
 from intake.config import Settings
 from intake.conversation import CREATE_TASK_JOB
 from intake.flow.events import CallbackRequest
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
 from tests.support import factories
+from tests.support.stores import make_store
 from tests.support.worker import CRASH_ONCE_JOB
 from workers.jobs import create_task
 
@@ -54,7 +55,7 @@ def test_it_stores_the_task(redis_conn: Redis) -> None:
 
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == task["id"]
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     tasks = store.list_tasks()
     assert [t.model_dump(mode="json") for t in tasks] == [task]
     assert store.get_task(task["id"]) == Task.model_validate(task)
@@ -71,7 +72,7 @@ def test_it_stores_a_task_once_when_enqueued_twice(redis_conn: Redis) -> None:
 
     assert Job.fetch("first", connection=redis_conn).get_status() == JobStatus.FINISHED
     assert Job.fetch("second", connection=redis_conn).get_status() == JobStatus.FINISHED
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert [t.id for t in store.list_tasks()] == [task["id"]]
     assert store.notifications_due() == [task["id"]]
 
@@ -84,7 +85,7 @@ def test_it_stores_a_task_once_when_the_job_is_retried(redis_conn: Redis) -> Non
 
     assert job.get_status() == JobStatus.FINISHED
     assert redis_conn.get(f"test:attempts:{job.id}") == b"2"
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert [t.id for t in store.list_tasks()] == [task["id"]]
     assert store.notifications_due() == [task["id"]]
 
@@ -98,7 +99,7 @@ def test_it_lists_urgent_first_then_oldest(redis_conn: Redis) -> None:
 
     work(redis_conn)
 
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert [t.id for t in store.list_tasks()] == [urgent["id"], older["id"], newer["id"]]
     assert sorted(store.notifications_due()) == sorted([urgent["id"], older["id"], newer["id"]])
 
@@ -117,7 +118,7 @@ def test_it_fails_on_an_invalid_payload(redis_conn: Redis) -> None:
     assert "invalid task payload: priority" in failure
     # the failed-job registry and the worker's log must not repeat what the person told us
     assert task["callback_number"] not in failure and "whenever" not in failure
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.list_tasks() == []
     assert store.notifications_due() == []
 
@@ -138,7 +139,7 @@ def test_it_runs_in_a_forking_worker(redis_conn: Redis) -> None:
     Worker(worker_queues(redis_conn), connection=redis_conn).work(burst=True)
 
     assert job.get_status() == JobStatus.FINISHED
-    assert [t.id for t in Store(redis_conn).list_tasks()] == [task["id"]]
+    assert [t.id for t in make_store(redis_conn).list_tasks()] == [task["id"]]
 
 
 def test_it_stores_what_the_conversation_queues(redis_conn: Redis, settings: Settings) -> None:
@@ -162,7 +163,7 @@ def test_it_stores_what_the_conversation_queues(redis_conn: Redis, settings: Set
     assert Queue(URGENT_QUEUE, connection=redis_conn).job_ids == ["create-task-abc123"]
     work(redis_conn)
 
-    tasks = Store(redis_conn).list_tasks()
+    tasks = make_store(redis_conn).list_tasks()
     assert [t.as_json() for t in tasks] == [
         {
             "id": "abc123",

@@ -29,9 +29,10 @@ from twilio.http.response import Response
 
 from intake.notifications import STAFF_SMS_JOB
 from intake.outbound import Outbound, RebasedTwilioHttpClient, TransportError
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
 from intake.tasks import iso
 from tests.support.net import free_port
+from tests.support.stores import make_store
 from tests.support.worker import enqueue_task, new_task, work
 
 from .conftest import ESCALATION, STAFF_1, STAFF_2, WorkerEnv
@@ -119,14 +120,14 @@ def test_it_refuses_what_twilio_would_refuse(prism: str, worker_env: WorkerEnv) 
 
 
 def test_it_sends_sms_twilio_accepts(via_prism: WorkerEnv, redis_conn: Redis) -> None:
-    sid = Outbound(via_prism.settings, Store(redis_conn)).send_sms(STAFF_1, "Hello")
+    sid = Outbound(via_prism.settings, make_store(redis_conn)).send_sms(STAFF_1, "Hello")
     assert sid.startswith("SM")
 
 
 def test_it_makes_every_kind_of_twilio_call_the_way_twilio_accepts(
     via_prism: WorkerEnv, redis_conn: Redis
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     urgent = new_task(kind="crisis")
     caller = new_task(channel="voice", language="es", text_ok=True)
     for task in (urgent, caller):
@@ -171,7 +172,7 @@ def test_it_looks_up_an_interrupted_send_the_way_twilio_accepts(
             answers.append((method, response.status_code, response.text))
             return response
 
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.send_intended("notify-sms-abc", time.time() - 60)  # cut short a minute ago
     client = Recording(via_prism.settings.twilio_api_base_url)
 
