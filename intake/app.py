@@ -16,6 +16,7 @@ from .crypto import MultiFernet, keyring
 from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
+from .queues import failure_ttl
 from .spool import Spool
 from .store import Store
 from .web import security_headers
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.business_timezone,
             spool,
             inbound_limit=settings.inbound_limit_per_minute,
+            failure_ttl=failure_ttl(settings),
         ),
     )
     from .web import fallback, health, sms, staff, voice

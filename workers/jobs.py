@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis import Redis
-from rq import Queue, get_current_job
+from rq import get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
@@ -32,6 +32,7 @@ from intake.app import load_flow
 from intake.config import Settings
 from intake.flow.engine import Flow
 from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
+from intake.queues import JobQueue, job_queue
 from intake.store import Store, mask
 from intake.tasks import Task, iso
 
@@ -75,6 +76,11 @@ def _redis() -> Redis:
     return _job().connection
 
 
+def _second_up(at: datetime) -> datetime:
+    """RQ's scheduler keeps whole seconds, dropping the fraction: round up, never run early."""
+    return at if at.microsecond == 0 else at.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _store(redis: Redis) -> Store:
     return Store.from_settings(redis, settings())
 
@@ -94,22 +100,32 @@ def _no_retry_when_permanent() -> Iterator[None]:
         raise
 
 
-def create_task(task: dict[str, Any]) -> str:
-    """Write a staff task once (a retried job finds it there), then queue its notifications."""
+def _queue(name: str, redis: Redis) -> JobQueue:
+    return job_queue(name, redis, settings())
+
+
+def create_task(task_id: str) -> str:
+    """Write the staged task once (a retried job finds it stored), then queue its notifications.
+
+    The job carries only the id: the task itself waits, sealed, in the store (stage_task).
+    """
+    redis = _redis()
+    store = _store(redis)
     try:
-        parsed = Task.model_validate(task)
+        staged = store.staged_task(task_id)
     except ValidationError as e:
         # pydantic's message repeats the input (names, numbers): keep only where it was wrong.
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ValueError(f"invalid task payload: {fields}") from None
-    redis = _redis()
-    store = _store(redis)
-    created = store.create_task(parsed)
+    parsed = staged or store.get_task(task_id)
+    if parsed is None:
+        raise LookupError(f"task {task_id} is neither staged nor stored")
+    created = store.create_task(parsed) if staged is not None else False
     log.info("task %s %s (%s)", parsed.id, "created" if created else "already stored", parsed.kind)
     checkpoint("create_task:stored")
     if not store.notifications_queued(parsed.id):
         try:
-            Queue(n.queue_name(parsed), connection=redis).enqueue(
+            _queue(n.queue_name(parsed), redis).enqueue(
                 n.NOTIFY_JOB,
                 parsed.id,
                 job_id=f"notify-task-{parsed.id}",
@@ -139,12 +155,13 @@ class Delivery:
 
 def deliveries(task: Task, s: Settings) -> list[Delivery]:
     """Every message a new task sends, given the settings."""
+    # Jobs and the pending set name staff numbers and addresses by their digest only.
     found = [
         Delivery(
             n.STAFF_SMS_JOB,
-            (task.id, number),
-            f"notify-sms-{task.id}-{n.digest(number)}",
-            f"sms:{number}",
+            (task.id, n.digest(number, s.lookup_key)),
+            f"notify-sms-{task.id}-{n.digest(number, s.lookup_key)}",
+            f"sms:{n.digest(number, s.lookup_key)}",
             f"staff sms {mask(number)}",
         )
         for number in s.staff_notify_numbers
@@ -153,9 +170,9 @@ def deliveries(task: Task, s: Settings) -> list[Delivery]:
         found += [
             Delivery(
                 n.STAFF_EMAIL_JOB,
-                (task.id, address),
-                f"notify-email-{task.id}-{n.digest(address)}",
-                f"email:{address}",
+                (task.id, n.digest(address, s.lookup_key)),
+                f"notify-email-{task.id}-{n.digest(address, s.lookup_key)}",
+                f"email:{n.digest(address, s.lookup_key)}",
                 "staff email",
             )
             for address in s.staff_notify_emails
@@ -186,7 +203,7 @@ def notify_task(task_id: str) -> int:
         raise LookupError(f"task {task_id} is not stored")
     todo = deliveries(task, s)
     plan = n.escalations(task, s) if task.status in n.UNCLAIMED else []
-    queue = Queue(n.queue_name(task), connection=redis)
+    queue = _queue(n.queue_name(task), redis)
 
     def enqueue(pipe: Any) -> None:
         for d in todo:
@@ -203,7 +220,7 @@ def notify_task(task_id: str) -> int:
             )
         for e in plan:
             queue.enqueue_at(
-                e.at,
+                _second_up(e.at),
                 n.ESCALATE_JOB,
                 task.id,
                 e.level,
@@ -235,8 +252,10 @@ def _delivered(store: Store, task_id: str, key: str) -> None:
         log.info("task %s: staff notified", task_id)
 
 
-def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
-    """Text one staff number about a new task (level 0) or an escalation (1, 2)."""
+def notify_staff_sms(task_id: str, number_ref: str, level: int = 0) -> str:
+    """Text one staff number (named by its digest) about a new task (level 0) or an
+    escalation (1, 2)."""
+    number = n.staff_number(number_ref, settings())
     store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
@@ -247,12 +266,13 @@ def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
     with _no_retry_when_permanent():
         sid = _outbound(store).send_sms(number, n.staff_sms(task, settings(), level), _job().id)
     if not level:
-        _delivered(store, task_id, f"sms:{number}")
+        _delivered(store, task_id, f"sms:{number_ref}")
     return sid
 
 
-def notify_staff_email(task_id: str, address: str) -> str:
-    """Email one staff address about a new task."""
+def notify_staff_email(task_id: str, address_ref: str) -> str:
+    """Email one staff address (named by its digest) about a new task."""
+    address = n.staff_email_address(address_ref, settings())
     store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
@@ -260,7 +280,7 @@ def notify_staff_email(task_id: str, address: str) -> str:
     subject, body = n.staff_email(task, settings())
     with _no_retry_when_permanent():
         _outbound(store).send_email(address, subject, body, _job().id)
-    _delivered(store, task_id, f"email:{address}")
+    _delivered(store, task_id, f"email:{address_ref}")
     return "sent"
 
 
@@ -308,15 +328,15 @@ def escalate(task_id: str, level: int) -> int:
         log.info("task %s: claimed or gone, no escalation", task_id)
         return 0
     numbers = n.escalation_numbers(level, s)
-    queue = Queue(n.queue_name(task), connection=redis)
+    queue = _queue(n.queue_name(task), redis)
     for number in numbers:
         try:
             queue.enqueue(
                 n.STAFF_SMS_JOB,
                 task.id,
-                number,
+                n.digest(number, s.lookup_key),
                 level,
-                job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number)}",
+                job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number, s.lookup_key)}",
                 unique=True,
                 job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
@@ -332,20 +352,22 @@ def escalate(task_id: str, level: int) -> int:
     return len(numbers)
 
 
-def remind_owner(task_id: str, owner_email: str, due_at: str) -> str:
-    """Text the staff member who claimed the task that it is due, if it still is theirs."""
+def remind_owner(task_id: str, owner_ref: str, due_at: str) -> str:
+    """Text the staff member who claimed the task that it is due, if it still is theirs
+    (`owner_ref`: the digest of their email when they claimed it)."""
     store = _store(_redis())
     task = store.get_task(task_id)
     if (
         task is None
         or task.status != "claimed"
-        or task.claimed_by != owner_email.lower()
+        or task.claimed_by is None
+        or n.digest(task.claimed_by, settings().lookup_key) != owner_ref
         or task.due_at is None
         or iso(task.due_at) != due_at
     ):
         log.info("task %s: changed since it was claimed, no reminder", task_id)
         return "skipped"
-    owner = store.get_staff(owner_email)
+    owner = store.get_staff(task.claimed_by)
     if owner is None or not owner.phone:
         return "skipped"
     with _no_retry_when_permanent():

@@ -23,8 +23,29 @@ class TaskStore(StoreBase):
     def _audit_key(self, task_id: str) -> str:
         return f"{PREFIX}:task:{task_id}:audit"
 
+    # --- staged tasks: what a create_task job reads by id (its arguments hold only the id) ----
+
+    STAGED_TTL = 30 * 24 * 3600  # outlives every retry, and a failed job's stay in RQ
+
+    def _staged_key(self, task_id: str) -> str:
+        return f"{PREFIX}:staged:{task_id}"
+
+    def stage_task(self, task: Task, pipe: Any) -> None:
+        """Queue on `pipe` the sealed task for its create_task job (same MULTI as the job)."""
+        pipe.set(self._staged_key(task.id), self.seal(task.model_dump_json()), ex=self.STAGED_TTL)
+
+    def staged_task(self, task_id: str) -> Task | None:
+        """The task a create_task job is to store; None once stored (or never staged)."""
+        if not is_task_id(task_id):
+            return None
+        raw = self.redis.get(self._staged_key(task_id))
+        return None if raw is None else Task.model_validate_json(self.unseal(raw))
+
     def create_task(self, task: Task) -> bool:
-        """Store a task once; a retried job finds it there. Returns True if it was new."""
+        """Store a task once; a retried job finds it there. Returns True if it was new.
+
+        Its staged copy, if any, goes in the same step.
+        """
         created = float(task.created_at.astimezone(UTC).timestamp())
         entry = AuditEntry(
             at=task.created_at,
@@ -40,6 +61,7 @@ class TaskStore(StoreBase):
                 f"{PREFIX}:tasks",
                 f"{PREFIX}:notify:due",
                 self._audit_key(task.id),
+                self._staged_key(task.id),
             ],
             args=[
                 self.seal(task.model_dump_json()),
@@ -210,8 +232,10 @@ class TaskStore(StoreBase):
             pipe.srem(f"{PREFIX}:optouts", self.number_ref(number))
 
 
-# Create a task, its index entries and its first audit entry only if it does not exist yet.
+# Create a task, its index entries and its first audit entry only if it does not exist yet;
+# either way its staged copy (KEYS[5]) is no longer needed.
 _CREATE_TASK = """
+redis.call('DEL', KEYS[5])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])

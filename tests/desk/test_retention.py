@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from intake import retention
 from intake.config import Settings
 from intake.flow.engine import Session
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, Store
 from intake.store.sessions import RETURNING_TTL
 from tests.support import factories
@@ -67,7 +67,7 @@ def test_done_tasks_past_retention_vanish_with_their_audit_and_records(
     redis_conn: Redis, settings: Settings
 ) -> None:
     store = populate(redis_conn)
-    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    queue = JobQueue(DEFAULT_QUEUE, connection=redis_conn)
     failed = queue.enqueue("workers.jobs.confirm_to_caller", "old1", job_id="confirm-old1")
     FailedJobRegistry(queue=queue).add(failed, ttl=3600)  # a failed job keeps its arguments
 

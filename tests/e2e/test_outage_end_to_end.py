@@ -263,8 +263,7 @@ def test_a_redis_outage_loses_no_request_and_doubles_none(stack: Stack) -> None:
 
 def rq_idle(conn: Redis) -> bool:
     """No job waiting in the queues (escalations are scheduled minutes ahead)."""
-    from rq import Queue
-
+    from intake.queues import JobQueue
     from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 
-    return all(Queue(name, connection=conn).count == 0 for name in (URGENT_QUEUE, DEFAULT_QUEUE))
+    return all(JobQueue(name, connection=conn).count == 0 for name in (URGENT_QUEUE, DEFAULT_QUEUE))

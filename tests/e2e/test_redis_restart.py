@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from intake import create_app
 from intake.config import Settings
 from intake.devserver import REDIS_CONF
+from intake.queues import JobQueue
 from intake.redis_server import RedisProcess, start_redis
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from tests.e2e.support import base_env
@@ -82,7 +82,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
             assert "(312) 555-0142" in done[0]  # the confirmation: the request was accepted
 
             conn = Redis.from_url(redis.url)
-            [job] = Queue(DEFAULT_QUEUE, connection=conn).get_jobs()
+            [job] = JobQueue(DEFAULT_QUEUE, connection=conn).get_jobs()
             assert job.func_name == "workers.jobs.create_task"
             assert make_store(conn).list_tasks() == []  # queued, not yet processed
             conn.close()
@@ -115,7 +115,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
                 "topics": ["anxiety"],
             }
             for name in (URGENT_QUEUE, DEFAULT_QUEUE):
-                assert Queue(name, connection=conn).count == 0
+                assert JobQueue(name, connection=conn).count == 0
                 assert FailedJobRegistry(name, connection=conn).count == 0
             conn.close()
             # and staff heard of it once, from the worker that ran after the restart

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
 from intake.desk import Desk
 from intake.notifications import escalation_job_id, reminder_sms, staff_sms
+from intake.queues import JobQueue, fetch_job
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
 from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
@@ -97,21 +97,21 @@ def test_it_cancels_escalations_when_the_task_is_claimed(
     worker()
     task = new_task(kind="crisis")
     enqueue_task(redis_conn, task)
-    scheduled = ScheduledJobRegistry(queue=Queue(URGENT_QUEUE, connection=redis_conn))
+    scheduled = ScheduledJobRegistry(queue=JobQueue(URGENT_QUEUE, connection=redis_conn))
     ids = [escalation_job_id(task.id, level) for level in (1, 2)]
     wait_until(lambda: set(ids) <= set(scheduled.get_job_ids()))
     assert time.time() < task.created_at.timestamp() + 2.4, "the worker was too slow to test this"
 
     desk(redis_conn, worker_env).change(task.id, "claim", OWNER)
 
-    canceled = CanceledJobRegistry(queue=Queue(URGENT_QUEUE, connection=redis_conn))
+    canceled = CanceledJobRegistry(queue=JobQueue(URGENT_QUEUE, connection=redis_conn))
     assert set(ids) <= set(canceled.get_job_ids())
     assert not set(ids) & set(scheduled.get_job_ids())
     time.sleep(max(0.0, task.created_at.timestamp() + 4.8 + 1.5 - time.time()))
     assert [r.to for r in twilio.requests if r.body != staff_sms(task, worker_env.settings)] == []
     assert len(twilio.requests) == 2  # the new-task texts only
     for job_id in ids:  # never ran: not a no-op run that found the task claimed
-        assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.CANCELED
+        assert fetch_job(job_id, redis_conn).get_status() == JobStatus.CANCELED
 
 
 def test_it_escalates_a_normal_task_once_after_business_time(
@@ -180,12 +180,12 @@ def test_it_claims_without_a_worker_running(
     task = new_task(due_at=datetime.now(UTC) + timedelta(hours=1))
     enqueue_task(redis_conn, task)
     work(redis_conn)  # stores it and schedules its escalation; then no worker at all
-    scheduled = ScheduledJobRegistry(queue=Queue(DEFAULT_QUEUE, connection=redis_conn))
+    scheduled = ScheduledJobRegistry(queue=JobQueue(DEFAULT_QUEUE, connection=redis_conn))
     assert scheduled.get_job_ids() == [escalation_job_id(task.id, 1)]
 
     claimed = desk(redis_conn, worker_env).change(task.id, "claim", OWNER)
 
     assert claimed.status == "claimed"
     assert scheduled.get_job_ids() == []
-    job = Job.fetch(escalation_job_id(task.id, 1), connection=redis_conn)
+    job = fetch_job(escalation_job_id(task.id, 1), redis_conn)
     assert job.get_status() == JobStatus.CANCELED

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import Queue, Retry
+from rq import Retry
 from rq.job import Job, JobStatus
 
 from intake import create_app
+from intake.notifications import digest
 from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
+from intake.queues import JobQueue, fetch_job
 from intake.store import DEFAULT_QUEUE, StaffAccount
 from intake.tasks import Task, iso
-from tests.support.stores import make_store
+from tests.support.stores import TEST_LOOKUP_KEY, make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import enqueue_task, new_task, work
 from tests.web.test_voice import Call, said
@@ -101,8 +103,12 @@ def remind(redis: Redis, task: Task) -> Job:
     store.change_task(task.id, "reschedule", OWNER, now, when=due)
     store.change_task(task.id, "claim", OWNER, now)
     # Retries a minute apart: a temporary failure would leave the job scheduled, not failed.
-    return Queue(DEFAULT_QUEUE, connection=redis).enqueue(
-        "workers.jobs.remind_owner", task.id, OWNER, iso(due), retry=Retry(max=3, interval=60)
+    return JobQueue(DEFAULT_QUEUE, connection=redis).enqueue(
+        "workers.jobs.remind_owner",
+        task.id,
+        digest(OWNER, TEST_LOOKUP_KEY),
+        iso(due),
+        retry=Retry(max=3, interval=60),
     )
 
 
@@ -147,7 +153,7 @@ def test_a_confirmation_past_the_limit_is_skipped_not_retried(
     enqueue_task(redis_conn, later)
     work(redis_conn)
 
-    job = Job.fetch(f"confirm-{later.id}", connection=redis_conn)
+    job = fetch_job(f"confirm-{later.id}", redis_conn)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == "daily limit"
     assert len(twilio.attempts_to(CALLER)) == 1
     assert make_store(redis_conn).get_task(later.id).delivery_failed is False  # type: ignore[union-attr]
