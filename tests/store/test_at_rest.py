@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from redis import Redis
 
+from intake import cli
 from intake.config import ConfigError, Settings
 from intake.crypto import InvalidToken, generate_key, keyring
 from intake.flow.engine import Session
@@ -129,3 +130,25 @@ def test_production_refuses_missing_or_bad_keys(
 
 def test_the_failed_job_ttl_defaults_to_a_week(settings: Settings) -> None:
     assert settings.failed_job_ttl_days == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("LOOKUP_KEY", "", "LOOKUP_KEY is required"),
+        ("ENCRYPTION_KEYS", "abc", "ENCRYPTION_KEYS: key 1 is not a Fernet key"),
+    ],
+)
+def test_intake_check_names_a_missing_or_bad_key_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    assert cli.main(["check"]) == 2
+
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"intake: configuration error: {expected}")
