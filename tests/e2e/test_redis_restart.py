@@ -55,7 +55,8 @@ def stop(redis: RedisProcess, how: signal.Signals) -> None:
 def burst_worker(env: dict[str, str], redis_url: str, cwd: Path) -> None:
     """The Procfile's `rq worker` as a real process, in burst mode: run what is queued, exit."""
     rq = str(Path(sys.executable).parent / "rq")
-    command = [rq, "worker", "--burst", "--url", redis_url, URGENT_QUEUE, DEFAULT_QUEUE]
+    command = [rq, "worker", "--burst", "--serializer", "rq.serializers.JSONSerializer"]
+    command += ["--url", redis_url, URGENT_QUEUE, DEFAULT_QUEUE]
     result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
