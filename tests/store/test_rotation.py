@@ -151,3 +151,20 @@ def test_the_command_prints_counts_only(
     assert out.startswith("re-encrypted under the newest key: 1 sessions, 1 tasks, 2 audit")
     assert NUMBER not in out and "Sam" not in out
     read_everything(make_store(redis_conn), task_id)
+
+
+def test_rotating_through_the_settings_lets_k1_be_dropped(
+    redis_conn: Redis, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task_id = write_everything(store(redis_conn, K1))
+    monkeypatch.setenv("ENCRYPTION_KEYS", f"{K2},{K1}")
+
+    assert cli.main(["tasks", "list", "--json"]) == 0  # readable before rotation
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "Sam Rivera"
+    assert cli.main(["keys", "rotate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tasks"] == 1
+
+    monkeypatch.setenv("ENCRYPTION_KEYS", K2)
+    assert cli.main(["tasks", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "Sam Rivera"
+    read_everything(store(redis_conn, K2), task_id)
