@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.security import check_password_hash
 
-from intake.store import Store
+from tests.support.stores import make_store
 
 
 def staff_add(env: dict[str, str], *args: str, typed: str) -> subprocess.CompletedProcess[str]:
@@ -35,7 +35,7 @@ def test_it_prompts_for_the_password_twice_and_stores_only_a_hash(
     prompts = result.stdout + result.stderr
     assert "Password for bo@center.org:" in prompts and "Again:" in prompts
     assert password not in prompts
-    account = Store(redis_conn).get_staff("bo@center.org")
+    account = make_store(redis_conn).get_staff("bo@center.org")
     assert account is not None and account.role == "admin"
     assert account.password_hash.startswith("scrypt:")
     assert check_password_hash(account.password_hash, password)
@@ -50,11 +50,11 @@ def test_it_refuses_passwords_that_differ(redis_conn: Any, settings_env: dict[st
     )
     assert result.returncode == 2
     assert "the passwords differ" in result.stderr
-    assert Store(redis_conn).get_staff("cy@center.org") is None
+    assert make_store(redis_conn).get_staff("cy@center.org") is None
 
 
 def test_it_refuses_a_short_password(redis_conn: Any, settings_env: dict[str, str]) -> None:
     result = staff_add(settings_env, "di@center.org", typed="short\nshort\n")
     assert result.returncode == 2
     assert "at least 12 characters" in result.stderr
-    assert Store(redis_conn).get_staff("di@center.org") is None
+    assert make_store(redis_conn).get_staff("di@center.org") is None
