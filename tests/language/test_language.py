@@ -190,6 +190,14 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
     assert flow.language.read(text, "en").crisis is None
 
 
+def test_it_regenerates_the_promoted_splits_file() -> None:
+    from .promote import TARGET, render
+
+    first = TARGET.read_text("utf-8").splitlines()[0]
+    names = first.split("development splits ")[1].split(" (")[0].split(", ")
+    assert render(names) == TARGET.read_text("utf-8")
+
+
 def test_it_keeps_the_evaluation_split_apart_from_the_training_examples(flow: Flow) -> None:
     import yaml
 
