@@ -60,6 +60,12 @@ def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     assert correct("zzzzzzzzzz") == "zzzzzzzzzz"  # nothing near: left alone
 
 
+def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
+    assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
+    found = flow.language.read("ya no kiero bibir", "es").crisis
+    assert found is not None and found[0] == "suicide"
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [
@@ -188,6 +194,29 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
     assert flow.language.read(text, "en").crisis is None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("held my hand on the stove on purpose tonight", "en"),
+        ("me quemé con la plancha a propósito", "es"),
+    ],
+)
+def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, lang: str) -> None:
+    found = flow.language.read(text, lang).crisis
+    assert found is not None and found[0] == "self_harm"
+
+
+def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:
+    calm = flow.language.rules.calm_categories
+    assert "all" in calm("he was joking", "he was joking")
+    assert "all" not in calm("im not joking", "im not joking")
+    assert "all" not in calm("no es broma", "no es broma")
+    assert "self_harm" in calm("burned it on the stove", "burned it on the stove")
+    assert calm("burned it on the stove on purpose", "burned it on the stove on purpose") == set()
+    stove = "burned it on the stove not on purpose"
+    assert "self_harm" in calm(stove, stove)
 
 
 def test_it_regenerates_the_promoted_splits_file() -> None:
