@@ -12,7 +12,7 @@ from .evaluate import evaluate, load_flow, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-FLOOR = {"crisis_recall": 0.99, "intent_accuracy": 0.95, "calm_false_alarms": 0.06}
+FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.95, "calm_false_alarms": 0.05}
 
 
 @pytest.mark.parametrize(
@@ -171,6 +171,8 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("im not suicidal but i burned myself again tonight", "self_harm"),
         ("cant talk hes here", "danger"),
         ("he keeps talking about ending it", "suicide"),
+        ("cutting", "self_harm"),  # one word, but the model is sure
+        ("need a safe place to stay tonight", "danger"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
