@@ -16,6 +16,7 @@ from .crypto import MultiFernet, keyring
 from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
+from .queues import failure_ttl
 from .spool import Spool
 from .store import Store
 from .web import security_headers
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis = Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-    store = Store(redis, session_ttl=settings.session_ttl_seconds)
+    store = Store.from_settings(redis, settings)
     app = Flask(__name__)
     if settings.trusted_proxies:
         # Behind a load balancer: the client's address (sign-in rate limits) and scheme come
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.business_timezone,
             spool,
             inbound_limit=settings.inbound_limit_per_minute,
+            failure_ttl=failure_ttl(settings),
         ),
     )
     from .web import fallback, health, sms, staff, voice

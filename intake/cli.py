@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     purge.add_argument("--dry-run", action="store_true", help="count only; change nothing")
     purge.add_argument("--json", action="store_true", help="print JSON")
     add_twilio_parser(sub)
+    add_keys_parser(sub)
 
     chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
     chat.add_argument(
@@ -113,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return purge_command(dry_run=args.dry_run, as_json=args.json)
         if args.command == "twilio":
             return twilio_configure_command()
+        if args.command == "keys":
+            return keys_rotate_command(as_json=args.json)
         if args.command == "chat":
             return chat_command(args.from_number, args.url)
         if args.command == "dev":
@@ -206,6 +209,37 @@ def add_twilio_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     )
 
 
+def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    keys = sub.add_parser("keys", help="the encryption keys (ENCRYPTION_KEYS)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt everything in Redis and the spool under the newest key, and seal "
+        "what an older version left in clear",
+    )
+    rotate.add_argument("--json", action="store_true", help="print JSON")
+
+
+def keys_rotate_command(as_json: bool) -> int:
+    """Re-encrypt under ENCRYPTION_KEYS' first key; prints counts, never contents."""
+    from .crypto import keyring
+    from .spool import Spool
+
+    settings, store = _store()
+    counts = store.rotate_keys().counts()
+    counts["spooled_records"] = Spool(
+        settings.spool_dir, keyring(settings.encryption_keys)
+    ).rotate()
+    if as_json:
+        print(json.dumps(counts))
+        return 0
+    print(
+        "re-encrypted under the newest key: "
+        + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
+    )
+    return 0
+
+
 def twilio_configure_command() -> int:
     """Set the number's webhook URLs through Twilio's API; print each change, old -> new."""
     from .twilio_number import NumberSetupError, configure_number, wanted
@@ -234,7 +268,7 @@ def _store() -> tuple[Settings, Store]:
     from .store import Store
 
     settings = Settings.from_env(dev_redis_env())
-    return settings, Store(Redis.from_url(settings.redis_url))
+    return settings, Store.from_settings(Redis.from_url(settings.redis_url), settings)
 
 
 def dev_redis_env() -> dict[str, str] | None:

@@ -153,6 +153,8 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
     # data at rest and in flight: Fernet keys, newest first; the local spool for Redis outages
     encryption_keys: tuple[str, ...] = ()
+    lookup_key: str = ""  # keys the HMAC that stands for a phone number in Redis key names
+    failed_job_ttl_days: int = 7  # how long RQ keeps a failed job (and its arguments)
     spool_dir: Path = Path("var/spool")
     # the trained intent classifier, kept by a hash of its data so a restart need not retrain
     model_cache_dir: Path = Path("var/cache")
@@ -226,6 +228,8 @@ class Settings:
             login_max_delay_seconds=envint(env, "LOGIN_MAX_DELAY_SECONDS", 300, minimum=1),
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
             encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
+            lookup_key=_lookup_key(env, "LOOKUP_KEY"),
+            failed_job_ttl_days=envint(env, "FAILED_JOB_TTL_DAYS", 7, minimum=1),
             spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
@@ -304,6 +308,18 @@ def _fernet_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"{name}: key {position} is not a Fernet key (32 bytes, url-safe base64)"
             )
     return keys
+
+
+def _lookup_key(env: Mapping[str, str], name: str) -> str:
+    """A secret of at least 32 characters; changing it forgets every opt-out and session."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{name} is required: a random string of 32+ characters (make run generates one)"
+        )
+    if len(value) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters, got {len(value)}")
+    return value
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")

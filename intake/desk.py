@@ -47,4 +47,4 @@ class Desk:
         cancel_escalations(self.redis, task.id)
         owner = self.store.get_staff(task.claimed_by) if task.claimed_by else None
         if owner is not None:
-            schedule_reminder(self.redis, task, owner, self.clock())
+            schedule_reminder(self.redis, task, owner, self.clock(), self.settings)

@@ -20,6 +20,7 @@ from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import Task
 from tests.support import factories
+from tests.support.stores import make_store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -73,7 +74,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def store(settings: Settings, redis_conn: Redis) -> Store:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     for email, role in ((ANA, "admissions"), (BO, "admin")):
         hashed = generate_password_hash(PASSWORD)
         store.save_staff(StaffAccount(email=email, password_hash=hashed, role=role))

@@ -13,7 +13,8 @@ from typing import Any
 from redis import Redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from intake.store import StaffAccount, Store
+from intake.store import StaffAccount
+from tests.support.stores import make_store
 
 PASSWORD = "a long pass phrase"
 
@@ -64,7 +65,7 @@ def at_a_terminal(env: dict[str, str], *args: str, answers: list[str]) -> tuple[
 
 
 def save(redis_conn: Redis, email: str, password: str = PASSWORD, **fields: Any) -> None:
-    Store(redis_conn).save_staff(
+    make_store(redis_conn).save_staff(
         StaffAccount(email=email, password_hash=generate_password_hash(password), **fields)
     )
 
@@ -79,7 +80,7 @@ def test_it_states_the_rule_then_asks_twice_and_stores_only_a_hash(
     rule = output.index("Passwords need at least 12 characters.")
     assert rule < output.index("Password for bo@center.org:") < output.index("Again:")
     assert PASSWORD not in output  # not echoed
-    account = Store(redis_conn).get_staff("bo@center.org")
+    account = make_store(redis_conn).get_staff("bo@center.org")
     assert account is not None and account.role == "admin"
     assert account.password_hash.startswith("scrypt:")
     assert check_password_hash(account.password_hash, PASSWORD)
@@ -94,7 +95,7 @@ def test_it_refuses_passwords_that_differ(redis_conn: Redis, settings_env: dict[
     )
     assert code == 2
     assert "the passwords differ" in output
-    assert Store(redis_conn).get_staff("cy@center.org") is None
+    assert make_store(redis_conn).get_staff("cy@center.org") is None
 
 
 def test_it_refuses_a_short_password(redis_conn: Redis, settings_env: dict[str, str]) -> None:
@@ -103,7 +104,7 @@ def test_it_refuses_a_short_password(redis_conn: Redis, settings_env: dict[str, 
     )
     assert result.returncode == 2
     assert result.stderr == "intake: use a password of at least 12 characters\n"
-    assert Store(redis_conn).get_staff("di@center.org") is None
+    assert make_store(redis_conn).get_staff("di@center.org") is None
 
 
 def test_it_says_in_one_line_that_it_needs_a_terminal_or_password_stdin(
@@ -127,7 +128,7 @@ def test_it_reads_the_password_from_stdin_for_scripts(
     )
     assert result.returncode == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
-    account = Store(redis_conn).get_staff("fa@center.org")
+    account = make_store(redis_conn).get_staff("fa@center.org")
     assert account is not None and check_password_hash(account.password_hash, PASSWORD)
 
 
@@ -156,7 +157,7 @@ def test_it_lists_accounts_with_role_and_status(
 def test_it_disables_enables_and_removes_accounts_ending_their_sessions(
     redis_conn: Redis, settings_env: dict[str, str]
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     save(redis_conn, "ana@center.org")
 
     def signed_in() -> None:
@@ -187,7 +188,7 @@ def test_it_disables_enables_and_removes_accounts_ending_their_sessions(
 def test_it_resets_a_password_and_ends_the_sessions(
     redis_conn: Redis, settings_env: dict[str, str]
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     save(redis_conn, "ana@center.org", role="admin")
     store.save_staff_session("d1", b"{}", 600, email="ana@center.org", new=True)
     new = "another long pass phrase"

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from intake import create_app
 from intake.config import ConfigError, Settings
-from intake.store import Store
 from tests.support.factories import make_task
+from tests.support.stores import make_store
 
 from .conftest import TEXTER
 
@@ -62,7 +62,7 @@ def test_it_counts_webhooks_by_channel_and_step_and_crises_by_category(
 def test_it_reports_tasks_by_status_and_failed_notifications(
     client: FlaskClient, redis_conn: Any, settings: Settings
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.create_task(make_task(priority="urgent", kind="crisis", delivery_failed=True))
     store.create_task(make_task())
     found = samples(client)
@@ -75,7 +75,7 @@ def test_it_names_nobody_in_any_label_or_value(
     client: FlaskClient, text: Callable[..., list[str]], redis_conn: Any
 ) -> None:
     text("i took too many pills and cant breathe, my name is Jess")
-    Store(redis_conn).create_task(make_task(name="Jess", callback_number=TEXTER))
+    make_store(redis_conn).create_task(make_task(name="Jess", callback_number=TEXTER))
     body = client.get("/metrics").get_data(as_text=True)
     for secret in (TEXTER, TEXTER[-4:], "Jess", "pills"):
         assert secret not in body

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from intake import create_app
 from intake.config import Settings
 from intake.store import StaffAccount, Store
+from tests.support.stores import make_store
 
 ANA = "ana@center.org"
 PASSWORD = "correct horse battery"
@@ -80,7 +81,7 @@ class Browser:
 
 @pytest.fixture
 def store(redis_conn: Redis) -> Store:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.save_staff(StaffAccount(email=ANA, password_hash=generate_password_hash(PASSWORD)))
     return store
 
