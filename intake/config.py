@@ -147,8 +147,9 @@ class Settings:
     normal_claim_minutes: float = 60.0
     # staff dashboard
     staff_idle_minutes: int = 30
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # sign-in throttle, per account and client: free failures, then 2, 4, 8... s, up to the cap
+    login_free_failures: int = 5
+    login_max_delay_seconds: int = 300
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
     # data at rest and in flight: Fernet keys, newest first; the local spool for Redis outages
     encryption_keys: tuple[str, ...] = ()
@@ -223,8 +224,8 @@ class Settings:
             urgent_claim_minutes=envfloat(env, "URGENT_CLAIM_MINUTES", 5.0),
             normal_claim_minutes=envfloat(env, "NORMAL_CLAIM_MINUTES", 60.0),
             staff_idle_minutes=envint(env, "STAFF_IDLE_MINUTES", 30, minimum=1),
-            login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
-            login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
+            login_free_failures=envint(env, "LOGIN_FREE_FAILURES", 5),
+            login_max_delay_seconds=envint(env, "LOGIN_MAX_DELAY_SECONDS", 300, minimum=1),
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
             encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
             lookup_key=_lookup_key(env, "LOOKUP_KEY"),

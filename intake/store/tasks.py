@@ -211,6 +211,13 @@ class TaskStore(StoreBase):
         entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
         self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
 
+    def note_view(self, task_id: str, by: str, action: str = "viewed", detail: str = "") -> None:
+        """Add an audit entry saying who saw the task's personal details (page, export) and when."""
+        if not is_task_id(task_id):
+            return
+        entry = AuditEntry(at=utcnow(), by=by, action=action, detail=detail)
+        self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
+
     # --- the spool's replay (intake/spool.py) ------------------------------------
 
     SPOOL_DONE_TTL = 30 * 24 * 3600  # far longer than any outage the spool outlives

@@ -274,7 +274,9 @@ def test_the_cli_lists_shows_claims_attempts_and_completes(
     again = run_cli(settings_env, "tasks", "done", "t1", "--by", "ana@center.org")
     assert again.returncode == 1 and "claim it before you done" in again.stderr
     show = json.loads(run_cli(settings_env, "tasks", "show", "t1", "--json").stdout)
-    assert [e["action"] for e in show["audit"]] == ["created", "claimed", "attempt", "done"]
+    actions = [e["action"] for e in show["audit"]]
+    assert actions == ["created", "claimed", "attempt", "done", "viewed"]  # this show, too
+    assert show["audit"][-1]["by"] == "cli"
     listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)
     assert [t["status"] for t in listed] == ["done"]
     assert json.loads(run_cli(settings_env, "tasks", "list", "--open", "--json").stdout) == []

