@@ -12,8 +12,9 @@ What holds personal data in Redis, and how each goes:
 - sessions (`session:...`, SESSION_TTL_SECONDS), the inbound counter (a minute), locks
   (30 s), dedupe marks (`seen:<Twilio SID>`, 7 days) and spool done markers (a record id,
   30 days): expire on their own;
-- staff sessions (`staff-session:<sha256 of the cookie's id>`, `staff-sessions:<email>`):
-  expire after STAFF_IDLE_MINUTES without a request; signing out ends them at once;
+- staff sessions (`staff-session:<sha256 of the cookie's id>`, `staff-sessions:<the
+  account's reference>`): expire after STAFF_IDLE_MINUTES without a request; signing out
+  ends them at once;
 - sign-in throttle records (`login-throttle:<HMAC of account and client>`): expire an hour (or
   twice LOGIN_MAX_DELAY_SECONDS) after the last failure;
 - opt-outs (`optouts`) stay: forgetting one would text someone who asked us to stop.

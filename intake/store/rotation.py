@@ -14,6 +14,7 @@ from redis.exceptions import WatchError
 
 from .base import FERNET_PREFIX, PREFIX, _strings
 from .sessions import SessionStore
+from .staff import StaffStore
 
 REF = re.compile(r"[0-9a-f]{64}")  # what number_ref gives
 
@@ -26,6 +27,8 @@ class Rotated:
     tasks: int = 0
     audit_entries: int = 0
     staged_tasks: int = 0
+    staff_accounts: int = 0
+    staff_sessions: int = 0
     sealed_from_clear: int = 0  # of the above, values that were still in clear
     renamed_keys: int = 0  # sessions, markers and daily counts still named by a number
     opt_outs: int = 0  # opt-outs still held as a number, now as its reference
@@ -34,7 +37,7 @@ class Rotated:
         return asdict(self)
 
 
-class RotationStore(SessionStore):
+class RotationStore(SessionStore, StaffStore):
     """Re-encrypts what the store sealed; renames what an older version named by number."""
 
     def rotate_keys(self) -> Rotated:
@@ -57,11 +60,23 @@ class RotationStore(SessionStore):
                     renamed = self.session_key(parts[2], parts[3])
                     done.sessions += self._reseal(key, done, rename=renamed)
                     done.renamed_keys += 1
+            elif kind == "staff" and len(parts) == 3:
+                if REF.fullmatch(parts[2]):
+                    done.staff_accounts += self._reseal(key, done)
+                else:  # named by the email before accounts were sealed
+                    renamed = self._staff_key(parts[2])
+                    done.staff_accounts += self._reseal(key, done, rename=renamed)
+                    done.renamed_keys += 1
+            elif kind == "staff-session" and len(parts) == 3:
+                done.staff_sessions += self._reseal(key, done)
+            elif kind == "staff-sessions" and len(parts) == 3 and not REF.fullmatch(parts[2]):
+                done.renamed_keys += self._rename(key, self._sessions_of(parts[2]))
             elif kind == "returning" and len(parts) == 4 and not REF.fullmatch(parts[3]):
                 done.renamed_keys += self._rename(key, self._returning_key(parts[2], parts[3]))
             elif kind == "outbox" and len(parts) == 4 and not REF.fullmatch(parts[3]):
                 done.renamed_keys += self._rename(key, self._outbox_name(parts[2], parts[3]))
         done.opt_outs = self._hash_opt_outs()
+        self._ref_staff_emails()
         return done
 
     def _outbox_name(self, day: str, number: str) -> str:
@@ -124,3 +139,13 @@ class RotationStore(SessionStore):
             pipe.srem(key, *plain)
             pipe.execute()
         return len(plain)
+
+    def _ref_staff_emails(self) -> None:
+        """The accounts' set held emails before accounts were sealed: now their references."""
+        key = f"{PREFIX}:staff"
+        plain = [m for m in _strings(self.redis.smembers(key)) if not REF.fullmatch(m)]
+        if plain:
+            pipe: Any = self.redis.pipeline()
+            pipe.sadd(key, *[self.staff_ref(m) for m in plain])
+            pipe.srem(key, *plain)
+            pipe.execute()

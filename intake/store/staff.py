@@ -34,15 +34,21 @@ class StaffStore(StoreBase):
 
     # --- staff accounts ------------------------------------------------------
 
+    # Accounts are sealed like people's data (a staff phone is a phone number) and named by a
+    # keyed reference of the email, so neither a key name nor a value shows who works here.
+
+    def staff_ref(self, email: str) -> str:
+        return self.number_ref("staff:" + email.strip().lower())
+
     def _staff_key(self, email: str) -> str:
-        return f"{PREFIX}:staff:{email.lower()}"
+        return f"{PREFIX}:staff:{self.staff_ref(email)}"
 
     def save_staff(self, staff: StaffAccount) -> None:
         """Create or update an account; a new password or disabling it ends its sessions."""
         before = self.get_staff(staff.email)
         pipe = self.redis.pipeline()
-        pipe.set(self._staff_key(staff.email), staff.model_dump_json())
-        pipe.sadd(f"{PREFIX}:staff", staff.email.lower())
+        pipe.set(self._staff_key(staff.email), self.seal(staff.model_dump_json()))
+        pipe.sadd(f"{PREFIX}:staff", self.staff_ref(staff.email))
         if before is not None and (
             before.password_hash != staff.password_hash or (staff.disabled and not before.disabled)
         ):
@@ -53,19 +59,23 @@ class StaffStore(StoreBase):
         """Delete an account and end its sessions; False when there was none."""
         pipe = self.redis.pipeline()
         pipe.delete(self._staff_key(email))
-        pipe.srem(f"{PREFIX}:staff", email.lower())
+        pipe.srem(f"{PREFIX}:staff", self.staff_ref(email))
         self._end_sessions(pipe, email)
         removed, *_ = pipe.execute()
         return bool(removed)
 
     def get_staff(self, email: str) -> StaffAccount | None:
-        raw = self.redis.get(self._staff_key(email))
-        return None if raw is None else StaffAccount.model_validate_json(raw)
+        return self._account(self.redis.get(self._staff_key(email)))
 
     def list_staff(self) -> list[StaffAccount]:
-        emails = sorted(_strings(self.redis.smembers(f"{PREFIX}:staff")))
-        accounts = [self.get_staff(e) for e in emails]
-        return [a for a in accounts if a is not None]
+        """Every account, by email."""
+        refs = _strings(self.redis.smembers(f"{PREFIX}:staff"))
+        raws = self.redis.mget([f"{PREFIX}:staff:{ref}" for ref in refs]) if refs else []
+        accounts = [self._account(raw) for raw in raws]
+        return sorted((a for a in accounts if a is not None), key=lambda a: a.email.lower())
+
+    def _account(self, raw: bytes | None) -> StaffAccount | None:
+        return None if raw is None else StaffAccount.model_validate_json(self.unseal(raw))
 
     # --- sign-in throttle ---------------------------------------------------------
     # One record per account and client, named by a keyed digest of both (made by the caller):
@@ -101,11 +111,11 @@ class StaffStore(StoreBase):
         return f"{PREFIX}:staff-session:{digest}"
 
     def _sessions_of(self, email: str) -> str:
-        return f"{PREFIX}:staff-sessions:{email.lower()}"
+        return f"{PREFIX}:staff-sessions:{self.staff_ref(email)}"
 
     def load_staff_session(self, digest: str) -> bytes | None:
         raw = self.redis.get(self._session_key(digest))
-        return raw.encode() if isinstance(raw, str) else raw
+        return None if raw is None else self.unseal(raw).encode()
 
     def save_staff_session(
         self, digest: str, data: bytes, ttl_seconds: int, email: str | None, new: bool
@@ -116,7 +126,8 @@ class StaffStore(StoreBase):
         (signed out elsewhere, account disabled) must not write it back.
         """
         pipe = self.redis.pipeline()
-        pipe.set(self._session_key(digest), data, ex=ttl_seconds, nx=new, xx=not new)
+        sealed = self.seal(data.decode())
+        pipe.set(self._session_key(digest), sealed, ex=ttl_seconds, nx=new, xx=not new)
         if email:
             pipe.sadd(self._sessions_of(email), digest)
             # The list lives as long as the newest session (members past it are long gone).

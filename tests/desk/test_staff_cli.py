@@ -80,13 +80,17 @@ def test_it_states_the_rule_then_asks_twice_and_stores_only_a_hash(
     rule = output.index("Passwords need at least 12 characters.")
     assert rule < output.index("Password for bo@center.org:") < output.index("Again:")
     assert PASSWORD not in output  # not echoed
-    account = make_store(redis_conn).get_staff("bo@center.org")
+    store = make_store(redis_conn)
+    account = store.get_staff("bo@center.org")
     assert account is not None and account.role == "admin"
     assert account.password_hash.startswith("scrypt:")
     assert check_password_hash(account.password_hash, PASSWORD)
-    stored = [redis_conn.get(k) or b"" for k in redis_conn.scan_iter(_type="string")]
-    assert any(b"scrypt:" in value for value in stored)  # the account is among them
-    assert not any(PASSWORD.encode() in value for value in stored)
+    keys = list(redis_conn.scan_iter(_type="string"))
+    stored = [redis_conn.get(k) or b"" for k in keys]
+    opened = [store.unseal(value) for value in stored]  # sealed, like people's data
+    assert any("scrypt:" in value for value in opened)  # the account is among them
+    assert not any(PASSWORD in value for value in opened)
+    assert not any(b"bo@center.org" in blob for blob in keys + stored)
 
 
 def test_it_refuses_passwords_that_differ(redis_conn: Redis, settings_env: dict[str, str]) -> None:

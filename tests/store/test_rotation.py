@@ -13,7 +13,7 @@ from intake import cli
 from intake.crypto import InvalidToken, generate_key, keyring
 from intake.flow.engine import Session
 from intake.spool import Spool
-from intake.store import Store
+from intake.store import StaffAccount, Store
 from tests.support.factories import make_session, make_task
 from tests.support.stores import TEST_LOOKUP_KEY, make_store
 
@@ -30,9 +30,15 @@ def session() -> Session:
     return make_session(NUMBER, NOW)
 
 
+STAFF = StaffAccount(email="ann@center.org", password_hash="scrypt:x", phone="+13125550101")
+
+
 def write_everything(s: Store) -> str:
-    """A session, a task with two audit entries and a staged task; returns the task's id."""
+    """A session, a task with two audit entries, a staged task, a staff account and its
+    session; returns the task's id."""
     s.save_session(NUMBER, session())
+    s.save_staff(STAFF)
+    s.save_staff_session("a" * 64, b'{"_user_id": "ann@center.org"}', 600, STAFF.email, True)
     task = make_task(name="Sam Rivera", callback_number=NUMBER)
     s.create_task(task)
     s.change_task(task.id, "claim", "ann@center.org", NOW)
@@ -45,8 +51,11 @@ def write_everything(s: Store) -> str:
 def read_everything(s: Store, task_id: str) -> None:
     assert s.load_session("sms", NUMBER) == session()
     assert s.get_task(task_id).name == "Sam Rivera"  # type: ignore[union-attr]
-    assert [e.action for e in s.audit(task_id)] == ["created", "claimed"]
+    # (`intake tasks list` adds "viewed" entries of its own)
+    assert [e.action for e in s.audit(task_id) if e.action != "viewed"] == ["created", "claimed"]
     assert s.staged_task("staged1") is not None
+    assert s.get_staff(STAFF.email) == STAFF and s.list_staff() == [STAFF]
+    assert s.load_staff_session("a" * 64) == b'{"_user_id": "ann@center.org"}'
 
 
 def test_data_under_k1_stays_readable_with_k2_first_before_and_after_rotation(
@@ -63,6 +72,8 @@ def test_data_under_k1_stays_readable_with_k2_first_before_and_after_rotation(
         "tasks": 1,
         "audit_entries": 2,
         "staged_tasks": 1,
+        "staff_accounts": 1,
+        "staff_sessions": 1,
         "sealed_from_clear": 0,
         "renamed_keys": 0,
         "opt_outs": 0,
@@ -98,11 +109,13 @@ def test_it_seals_and_renames_what_an_older_version_kept_in_clear(redis_conn: Re
     redis_conn.set(f"intake:returning:sms:{NUMBER}", "1", ex=3600)
     redis_conn.hset(f"intake:outbox:2026-03-02:{NUMBER}", "count", 2)
     redis_conn.sadd("intake:optouts", NUMBER)
+    redis_conn.set("intake:staff:ann@center.org", STAFF.model_dump_json())
+    redis_conn.sadd("intake:staff", "ann@center.org")
     s = make_store(redis_conn)
 
     rotated = s.rotate_keys()
 
-    assert rotated.sealed_from_clear == 3 and rotated.renamed_keys == 3 and rotated.opt_outs == 1
+    assert rotated.sealed_from_clear == 4 and rotated.renamed_keys == 4 and rotated.opt_outs == 1
     everything = b" ".join(
         [*redis_conn.keys("*"), *redis_conn.smembers("intake:optouts")]
         + [
@@ -112,6 +125,8 @@ def test_it_seals_and_renames_what_an_older_version_kept_in_clear(redis_conn: Re
         ]
     )
     assert NUMBER[2:].encode() not in everything and b"Sam" not in everything
+    assert b"ann@center.org" not in everything and STAFF.phone[2:].encode() not in everything  # type: ignore[index]
+    assert s.get_staff(STAFF.email) == STAFF and s.list_staff() == [STAFF]
     assert s.get_task(task.id) == task
     assert s.load_session("sms", NUMBER) == session()
     assert s.is_returning("sms", NUMBER) and s.is_opted_out(NUMBER)

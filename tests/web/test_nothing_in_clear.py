@@ -30,6 +30,7 @@ CALLER = "+13125550125"
 NAME = "Marisol"
 CRISIS = "i want to kill myself tonight"
 STAFF = "ana@center.org"
+STAFF_PHONE = "+13125550126"  # for reminders about tasks she claims
 PASSWORD = "correct horse battery"
 
 
@@ -64,8 +65,8 @@ def dump(redis: Redis) -> list[bytes]:
 
 def personal() -> list[str]:
     """What must not appear: each number (as typed and as digits), the name, the words."""
-    found = [NAME, "kill myself", "evening"]
-    for number in (TEXTER, CRISIS_TEXTER, CALLER):
+    found = [NAME, "kill myself", "evening", STAFF]
+    for number in (TEXTER, CRISIS_TEXTER, CALLER, STAFF_PHONE):
         found += [number, number[2:], number[-7:]]
     return found
 
@@ -98,7 +99,9 @@ def test_redis_holds_nothing_personal_in_clear(
     assert any(t.name == NAME for t in tasks)  # the store reads it all back
 
     # Staff sign in, view the queue and a task, and claim it.
-    store.save_staff(StaffAccount(email=STAFF, password_hash=generate_password_hash(PASSWORD)))
+    store.save_staff(
+        StaffAccount(email=STAFF, password_hash=generate_password_hash(PASSWORD), phone=STAFF_PHONE)
+    )
     assert (
         client.post(
             "/staff/login",
