@@ -111,4 +111,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(voice.bp)
     csrf.exempt(fallback.bp)
     staff.init_app(app)
+    if settings.simulator_enabled:  # development only: without it, /simulator is a 404
+        from .web import simulator
+
+        app.register_blueprint(simulator.bp)
     return app

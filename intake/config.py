@@ -158,6 +158,8 @@ class Settings:
     inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
     # retention: done tasks (and what is kept for them) go this many days after closing; 0: never
     retention_days: int = 30
+    # development only: the phone simulator at /simulator (404 unless on)
+    simulator_enabled: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -224,6 +226,7 @@ class Settings:
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
             retention_days=envint(env, "RETENTION_DAYS", 30),
+            simulator_enabled=envbool(env, "SIMULATOR_ENABLED", False),
         )
 
     def voice_for(self, language: str) -> str:

@@ -135,3 +135,11 @@ def test_the_procfile_binds_all_interfaces_unless_host_says_otherwise() -> None:
             ["sh", "-c", f"echo {bind.group(1)}"], env=env, capture_output=True, text=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_it_turns_the_phone_simulator_on_for_development_only(
+    tmp_path: Path, redis_url: str, settings_env: dict[str, str]
+) -> None:
+    values = dev_env(tmp_path / ".env")
+    assert Settings.from_env({**values, "REDIS_URL": redis_url}).simulator_enabled is True
+    assert Settings.from_env(settings_env).simulator_enabled is False  # off by default
