@@ -20,6 +20,14 @@
   let digitTimer = null;
   let busy = false;
 
+  // One request at a time; the page says which (tests and people wait for "idle").
+  function setBusy(value) {
+    busy = value;
+    root.dataset.state = value ? "busy" : "idle";
+    $("send").disabled = value;
+    controls();
+  }
+
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -96,7 +104,7 @@
     const input = $("text-body");
     const body = input.value;
     if (busy || !body.trim()) return;
-    busy = true;
+    setBusy(true);
     const from = textFrom();
     const first = !cookies[from] && thread.querySelector(".bubble.me") === null;
     const before = first && language.value === "es" ? sendText(SWITCH.sms) : Promise.resolve();
@@ -107,7 +115,7 @@
       })
       .catch((e) => bubble("note", e.message))
       .finally(() => {
-        busy = false;
+        setBusy(false);
         input.focus();
       });
   });
@@ -139,15 +147,15 @@
   }
 
   function controls() {
-    const waiting = call && !call.ended ? call.waiting : null;
+    const waiting = call && !call.ended && !busy ? call.waiting : null;
     const dtmf = !!waiting && waiting.input.includes("dtmf");
     const speech = !!waiting && waiting.input.includes("speech");
     for (const k of keys) k.disabled = !dtmf;
     $("speech").disabled = !speech;
     $("say").disabled = !speech;
     $("silence").disabled = !waiting;
-    $("dial").hidden = !(call && !call.ended && call.dialled);
-    $("call-start").disabled = !!(call && !call.ended);
+    $("dial").hidden = !(call && !call.ended && call.dialled) || busy;
+    $("call-start").disabled = busy || !!(call && !call.ended);
     $("hang-up").disabled = !(call && !call.ended);
     if (waiting) {
       const how = [];
@@ -177,19 +185,19 @@
 
   function act(data, shown) {
     if (busy || !call) return Promise.resolve();
-    busy = true;
+    setBusy(true);
     if (shown) line(shown, "me");
     return post(root.dataset.callUrl, Object.assign({ call: call }, data))
       .then(play)
       .catch((e) => line(e.message, "note"))
       .finally(() => {
-        busy = false;
+        setBusy(false);
       });
   }
 
   $("call-start").addEventListener("click", () => {
     if (busy) return;
-    busy = true;
+    setBusy(true);
     log.replaceChildren();
     status.textContent = "Ringing…";
     const from = callFrom();
@@ -203,7 +211,7 @@
         line(e.message, "note");
       })
       .finally(() => {
-        busy = false;
+        setBusy(false);
         if (language.value === "es" && call && call.waiting) {
           act({ action: "press", digits: SWITCH.voice }, "You press " + SWITCH.voice);
         }
@@ -304,5 +312,5 @@
   $("tab-call").addEventListener("click", refreshTasks);
   refreshTasks();
   setInterval(refreshTasks, TASKS_MS);
-  controls();
+  setBusy(false);
 })();
