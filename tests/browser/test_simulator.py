@@ -170,3 +170,25 @@ def test_the_page_is_a_404_when_the_setting_is_off(
         response = context.new_page().goto(f"{base}/simulator")
         assert response is not None and response.status == 404
         context.close()
+
+
+def test_spanish_is_asked_for_as_a_person_would_and_calls_can_be_read_aloud(
+    page: Page,
+) -> None:
+    page.evaluate(
+        "() => { window.spoken = [];"
+        " speechSynthesis.speak = (u) => spoken.push([u.lang, u.text]); }"
+    )
+    page.get_by_label("Language").select_option("es")
+    assert "ESPAÑOL" not in page.locator("#thread").inner_text()
+    text(page, "hola")
+    expect(page.locator("#thread .bubble.me").first).to_contain_text("ESPAÑOL")
+    page.get_by_role("tab", name="Call").click()
+    page.get_by_label("Read calls aloud").check()
+    page.get_by_role("button", name="Call", exact=True).click()
+    expect(page.locator("#call-log")).to_contain_text("You press 9")
+    expect(page.locator("#call-log")).to_contain_text("oprima 1")
+    idle(page)
+    expect(page.locator("#listening")).to_contain_text("speech (es-US)")
+    languages = {lang for lang, _ in page.evaluate("window.spoken")}
+    assert languages == {"en-US", "es-US"}
