@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -260,3 +261,48 @@ def test_intake_chat_says_so_when_the_app_is_not_running(
 ) -> None:
     code, out = chat(monkeypatch, capsys, "--voice", "--url", "http://127.0.0.1:9", lines="")
     assert code == 1 and "cannot reach" in out
+
+
+@pytest.fixture
+def open_hours(settings: Settings, redis_conn: Redis) -> Iterator[str]:
+    """The app on a Wednesday at noon in New York, served: admissions is open, 0 dials it."""
+    app = create_app(settings)
+    noon = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    app.extensions["intake"].conversations.clock = lambda: noon
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_a_transfer_nobody_answers_goes_on_to_the_dial_action(
+    settings: Settings, open_hours: str
+) -> None:
+    phone = Phone(
+        settings.public_base_url,
+        settings.twilio_auth_token,
+        settings.twilio_account_sid,
+        settings.twilio_phone_number,
+        target=open_hours,
+    )
+    call = Calling(phone, TEXTER)
+    call.start()
+    steps = call.press("0")
+    assert "Connecting you" in spoken(steps)
+    assert isinstance(steps[-1], Dialled) and call.dialled is not None
+    assert call.waiting is None
+    offered = call.dial_ends("no-answer")
+    assert "nobody from admissions could pick up" in spoken(offered)
+    assert "calling from" in spoken(call.press("1"))
+
+
+def test_intake_chat_voice_asks_whether_a_transfer_was_answered(
+    open_hours: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = chat(monkeypatch, capsys, "--voice", "--url", open_hours, lines="0\nn\n")
+    assert code == 0, out
+    assert "[putting the call through to +17273917001]" in out
+    assert "nobody from admissions could pick up" in out
+    assert out.rstrip().endswith("[you hung up]")
