@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def serve(settings: Settings) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+def serve(settings: Settings, now: datetime | None = None) -> Iterator[str]:
+    app = create_app(settings)
+    if now is not None:
+        app.extensions["intake"].conversations.clock = lambda: now
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -40,6 +44,13 @@ def serve(settings: Settings) -> Iterator[str]:
 def base_url(settings: Settings, redis_conn: Redis) -> Iterator[str]:
     """The app, simulator on, on a real HTTP server on 127.0.0.1, in a thread."""
     yield from serve(replace(settings, simulator_enabled=True))
+
+
+@pytest.fixture
+def open_hours_url(settings: Settings, redis_conn: Redis) -> Iterator[str]:
+    """The same, on a Wednesday at noon in New York: admissions is open, 0 dials it."""
+    noon = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    yield from serve(replace(settings, simulator_enabled=True), now=noon)
 
 
 @pytest.fixture
@@ -192,3 +203,25 @@ def test_spanish_is_asked_for_as_a_person_would_and_calls_can_be_read_aloud(
     expect(page.locator("#listening")).to_contain_text("speech (es-US)")
     languages = {lang for lang, _ in page.evaluate("window.spoken")}
     assert languages == {"en-US", "es-US"}
+
+
+def test_a_transfer_to_admissions_can_ring_out_into_a_callback_offer(
+    browser: Browser, open_hours_url: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{open_hours_url}/simulator")
+    page.get_by_role("tab", name="Call").click()
+    page.get_by_role("button", name="Call", exact=True).click()
+    idle(page)
+    expect(page.locator("#hints summary")).to_contain_text("speech hints")
+    press(page, "0")
+    assert "Connecting you" in heard(page)
+    assert "Putting you through to +17273917001" in heard(page)
+    expect(page.locator("#call-status")).to_have_text("Transferring")
+    expect(page.get_by_role("button", name="Key 1")).to_be_disabled()
+    page.get_by_role("button", name="Nobody answers").click()
+    idle(page)
+    assert "nobody from admissions could pick up" in heard(page)
+    expect(page.get_by_role("button", name="Nobody answers")).to_be_hidden()
+    context.close()

@@ -161,11 +161,13 @@
       const how = [];
       if (dtmf) how.push(waiting.num_digits ? plural(waiting.num_digits, "key") : "keys, then " + waiting.finish_on_key);
       if (speech) how.push("speech (" + waiting.language + ")");
-      let text = "Listening for " + how.join(" or ");
-      if (waiting.hints.length) text += ". Hints: " + waiting.hints.join(", ");
-      listening.textContent = text;
+      listening.textContent = "Listening for " + how.join(" or ");
+      $("hints-count").textContent = plural(waiting.hints.length, "speech hint");
+      $("hints-list").textContent = waiting.hints.join(", ");
+      $("hints").hidden = waiting.hints.length === 0;
     } else {
       listening.textContent = "";
+      $("hints").hidden = true;
     }
   }
 
