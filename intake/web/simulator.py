@@ -38,15 +38,20 @@ def settings() -> Any:
     return current_app.extensions["intake"].settings
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 @bp.before_request
 def loopback_only() -> None:
-    """A development tool: not for anyone reaching this machine over the network."""
+    """A development tool: not for anyone reaching this machine over the network, nor for a web
+    page whose own domain was rebound to 127.0.0.1 (DNS rebinding: its Host header says so)."""
     try:
-        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
-            return
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
-        pass
-    abort(404)
+        loopback = False
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if not loopback or host.lower() not in LOCAL_HOSTS:
+        abort(404)
 
 
 @bp.after_request

@@ -96,6 +96,14 @@ def test_it_answers_loopback_clients_only(sim_app: Flask) -> None:
     assert client.get("/simulator", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
     for remote in ("192.168.1.20", "203.0.113.9"):
         assert client.get("/simulator", environ_base={"REMOTE_ADDR": remote}).status_code == 404
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    for base in ("http://127.0.0.1:8000", "http://[::1]:8000", "http://localhost"):
+        assert client.get("/simulator", base_url=base, environ_base=local).status_code == 200
+    # A page on another domain, rebound to 127.0.0.1, must not read it (DNS rebinding).
+    rebound = client.get(
+        "/simulator/tasks", base_url="http://evil.example:8000", environ_base=local
+    )
+    assert rebound.status_code == 404
 
 
 def test_the_page_has_its_own_script_free_inline_csp(sim_app: Flask) -> None:
