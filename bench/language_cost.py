@@ -81,6 +81,7 @@ def main() -> int:
     env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "bench-" + "x" * 40}
     env |= {
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "LOOKUP_KEY": "bench-lookup-key-" + "0" * 32,
         "MODEL_CACHE_DIR": cache.name,  # empty at first: the first start trains
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "0" * 32,

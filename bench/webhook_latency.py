@@ -59,6 +59,7 @@ def main() -> int:
                 "PUBLIC_BASE_URL": "https://intake.example.org",
                 "SECRET_KEY": "b" * 32,
                 "ENCRYPTION_KEYS": generate_key(),
+                "LOOKUP_KEY": "bench-lookup-key-" + "0" * 32,
                 "LOG_LEVEL": "WARNING",
             }
         )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs, metrics
 from .config import Settings
 from .conversation import Conversations
 from .crypto import MultiFernet, keyring
 from .flow.engine import Flow, render
 from .flow.loader import default_params, load_flows
 from .flow.model import Channel
+from .queues import failure_ttl
 from .spool import Spool
 from .store import Store
 from .web import security_headers
@@ -60,16 +61,14 @@ def load_flow(settings: Settings, train: bool = True) -> Flow:
 def create_app(settings: Settings | None = None) -> Flask:
     """App factory; refuses to start on bad settings or an invalid flow."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     flow = load_flow(settings)
     # A Redis that hangs must not hang the webhook past Twilio's timeout: fail fast, apologise.
     timeout = settings.redis_timeout_seconds
     redis = Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-    store = Store(redis, session_ttl=settings.session_ttl_seconds)
+    store = Store.from_settings(redis, settings)
     app = Flask(__name__)
     if settings.trusted_proxies:
         # Behind a load balancer: the client's address (sign-in rate limits) and scheme come
@@ -98,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.business_timezone,
             spool,
             inbound_limit=settings.inbound_limit_per_minute,
+            failure_ttl=failure_ttl(settings),
         ),
     )
     from .web import fallback, health, sms, staff, voice
@@ -111,8 +111,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(voice.bp)
     csrf.exempt(fallback.bp)
     staff.init_app(app)
+    metrics.init_app(app)
+
+    @app.before_request
+    def request_id() -> None:
+        logs.REQUEST_ID.set(logs.new_request_id())
+
+    @app.after_request
+    def say_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = logs.REQUEST_ID.get()
+        return response
+
     if settings.simulator_enabled:  # development only: without it, /simulator is a 404
         from .web import simulator
 
         app.register_blueprint(simulator.bp)
+        # Its posts carry the page's own token: Flask-WTF's needs a session, kept under /staff.
+        csrf.exempt(simulator.bp)
     return app

@@ -58,27 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("outcome", choices=OUTCOMES)
         if name == "reschedule":
             p.add_argument("when", help="ISO 8601 time, e.g. 2026-11-26T14:00 (business time zone)")
+        p.add_argument(
+            "--by",
+            default=os.environ.get("INTAKE_STAFF_EMAIL"),
+            help="your staff email (default: $INTAKE_STAFF_EMAIL)",
+        )
         if name != "show":
-            p.add_argument(
-                "--by",
-                default=os.environ.get("INTAKE_STAFF_EMAIL"),
-                help="your staff email (default: $INTAKE_STAFF_EMAIL)",
-            )
             p.add_argument("--note", help="a short note for the audit trail")
         p.add_argument("--json", action="store_true", help="print JSON")
 
-    staff = sub.add_parser("staff", help="staff accounts")
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
-    staff_add = staff_sub.add_parser("add", help="create or update an account (password prompted)")
-    staff_add.add_argument("email")
-    staff_add.add_argument("--role", choices=["admissions", "admin"], default="admissions")
-    staff_add.add_argument("--phone", help="number for reminders about tasks you claimed")
-    staff_add.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password from standard input (for scripts)",
-    )
-    staff_sub.add_parser("list", help="list accounts")
+    add_staff_parser(sub)
 
     purge = sub.add_parser(
         "purge", help="remove done tasks older than RETENTION_DAYS and what was kept for them"
@@ -86,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     purge.add_argument("--dry-run", action="store_true", help="count only; change nothing")
     purge.add_argument("--json", action="store_true", help="print JSON")
     add_twilio_parser(sub)
+    add_keys_parser(sub)
 
     chat = sub.add_parser(
         "chat", help="text (or --voice: call) the running app as Twilio would, from a terminal"
@@ -125,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return purge_command(dry_run=args.dry_run, as_json=args.json)
         if args.command == "twilio":
             return twilio_configure_command()
+        if args.command == "keys":
+            return keys_rotate_command(as_json=args.json)
         if args.command == "chat":
             return chat_command(args.from_number, args.url, voice=args.voice)
         if args.command == "dev":
@@ -218,6 +210,37 @@ def add_twilio_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     )
 
 
+def add_keys_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    keys = sub.add_parser("keys", help="the encryption keys (ENCRYPTION_KEYS)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt everything in Redis and the spool under the newest key, and seal "
+        "what an older version left in clear",
+    )
+    rotate.add_argument("--json", action="store_true", help="print JSON")
+
+
+def keys_rotate_command(as_json: bool) -> int:
+    """Re-encrypt under ENCRYPTION_KEYS' first key; prints counts, never contents."""
+    from .crypto import keyring
+    from .spool import Spool
+
+    settings, store = _store()
+    counts = store.rotate_keys().counts()
+    counts["spooled_records"] = Spool(
+        settings.spool_dir, keyring(settings.encryption_keys)
+    ).rotate()
+    if as_json:
+        print(json.dumps(counts))
+        return 0
+    print(
+        "re-encrypted under the newest key: "
+        + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
+    )
+    return 0
+
+
 def twilio_configure_command() -> int:
     """Set the number's webhook URLs through Twilio's API; print each change, old -> new."""
     from .twilio_number import NumberSetupError, configure_number, wanted
@@ -246,7 +269,7 @@ def _store() -> tuple[Settings, Store]:
     from .store import Store
 
     settings = Settings.from_env(dev_redis_env())
-    return settings, Store(Redis.from_url(settings.redis_url))
+    return settings, Store.from_settings(Redis.from_url(settings.redis_url), settings)
 
 
 def dev_redis_env() -> dict[str, str] | None:
@@ -332,12 +355,16 @@ def task_command(args: argparse.Namespace) -> int:
     if task is None:
         print(f"intake: no task {args.task_id!r}", file=sys.stderr)
         return 1
-    if args.tasks_command != "show":
+    if args.tasks_command == "show":
+        # Seeing the personal details is an audit entry, from the dashboard or from here.
+        store.note_view(task.id, args.by or "cli")
+    else:
         if not args.by:
             print("intake: say who you are with --by EMAIL or INTAKE_STAFF_EMAIL", file=sys.stderr)
             return 2
-        if store.get_staff(args.by) is None:
-            print(f"intake: {args.by} is not a staff account (intake staff add)", file=sys.stderr)
+        by = store.get_staff(args.by)
+        if by is None or by.disabled:
+            print(f"intake: {args.by} is not a staff account, or it is disabled", file=sys.stderr)
             return 2
         details: dict[str, object] = {"note": args.note}
         if args.tasks_command == "attempt":
@@ -373,45 +400,143 @@ def task_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_staff_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="create or update an account (password prompted)")
+    add.add_argument("email")
+    add.add_argument("--role", choices=["admissions", "admin"], default="admissions")
+    add.add_argument("--phone", help="number for reminders about tasks you claimed")
+    reset = staff_sub.add_parser(
+        "reset-password", help="set a new password; the account's sessions end at once"
+    )
+    reset.add_argument("email")
+    for p in (add, reset):
+        p.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from standard input, one line (for scripts)",
+        )
+    listing = staff_sub.add_parser("list", help="list accounts: email, role, status")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    for name, help_text in [
+        ("disable", "stop an account signing in; its sessions end at once"),
+        ("enable", "let a disabled account sign in again"),
+        ("remove", "delete an account; its sessions end at once"),
+    ]:
+        staff_sub.add_parser(name, help=help_text).add_argument("email")
+
+
+class NoPassword(Exception):
+    """No password could be read; the message says why in one line."""
+
+
+def read_password(email: str, from_stdin: bool) -> str:
+    """The new password: one line of stdin, or asked twice at the terminal (rule stated first)."""
+    from .store.staff import PASSWORD_RULE, password_problem
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise NoPassword(
+                "no terminal to ask for the password: pipe it in with --password-stdin"
+            )
+        print(f"Passwords need {PASSWORD_RULE}.", file=sys.stderr)
+        try:
+            password = getpass.getpass(f"Password for {email}: ")
+            again = getpass.getpass("Again: ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            raise NoPassword("no password given: nothing changed") from None
+        if again != password:
+            raise NoPassword("the passwords differ: nothing changed")
+    problem = password_problem(password)
+    if problem:
+        raise NoPassword(problem)
+    return password
+
+
 def staff_command(args: argparse.Namespace) -> int:
-    """Add or list staff accounts."""
+    """Add, list, disable, enable, remove staff accounts, or reset a password."""
     from werkzeug.security import generate_password_hash
 
-    from .store import StaffAccount
+    from .store import StaffAccount, mask
 
     _, store = _store()
     if args.staff_command == "list":
-        for account in store.list_staff():
-            print(f"{account.email}  {account.role}")
+        accounts = store.list_staff()
+        if args.json:
+            rows = [
+                {
+                    "email": a.email,
+                    "role": a.role,
+                    "status": "disabled" if a.disabled else "active",
+                    "phone": mask(a.phone) if a.phone else None,
+                }
+                for a in accounts
+            ]
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not accounts:
+            print("no staff accounts (intake staff add EMAIL)")
+        for a in accounts:
+            print(f"{a.email}  {a.role}  {'disabled' if a.disabled else 'active'}")
         return 0
     email = args.email.strip().lower()
-    if "@" not in email:
-        print(f"intake: {args.email!r} is not an email address", file=sys.stderr)
-        return 2
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"Password for {email}: ")
-        if getpass.getpass("Again: ") != password:
-            print("intake: the passwords differ", file=sys.stderr)
+    if args.staff_command == "add":
+        if "@" not in email:
+            print(f"intake: {args.email!r} is not an email address", file=sys.stderr)
             return 2
-    if len(password) < 12:
-        print("intake: use a password of at least 12 characters", file=sys.stderr)
-        return 2
-    phone = None
-    if args.phone:
-        from .flow.text import parse_phone
+        phone = None
+        if args.phone:
+            from .flow.text import parse_phone
 
-        phone = parse_phone(args.phone)
-        if phone is None:
-            print(f"intake: {args.phone!r} is not a valid phone number", file=sys.stderr)
+            phone = parse_phone(args.phone)
+            if phone is None:
+                print(f"intake: {args.phone!r} is not a valid phone number", file=sys.stderr)
+                return 2
+        try:
+            password = read_password(email, args.password_stdin)
+        except NoPassword as e:
+            print(f"intake: {e}", file=sys.stderr)
             return 2
-    store.save_staff(
-        StaffAccount(
-            email=email, password_hash=generate_password_hash(password), role=args.role, phone=phone
+        before = store.get_staff(email)
+        store.save_staff(
+            StaffAccount(
+                email=email,
+                password_hash=generate_password_hash(password),
+                role=args.role,
+                phone=phone,
+                disabled=before.disabled if before else False,  # re-adding does not enable
+            )
         )
-    )
-    print(f"staff account {email} saved ({args.role})")
+        print(f"staff account {email} saved ({args.role})")
+        return 0
+    account = store.get_staff(email)
+    if account is None:
+        print(f"intake: no staff account {email} (intake staff list)", file=sys.stderr)
+        return 1
+    if args.staff_command == "reset-password":
+        try:
+            password = read_password(email, args.password_stdin)
+        except NoPassword as e:
+            print(f"intake: {e}", file=sys.stderr)
+            return 2
+        store.save_staff(
+            account.model_copy(update={"password_hash": generate_password_hash(password)})
+        )
+        print(f"new password for {email}; its sessions ended")
+    elif args.staff_command == "disable":
+        store.save_staff(account.model_copy(update={"disabled": True}))
+        store.end_staff_sessions(email)  # also when it was disabled already
+        print(f"{email} disabled; its sessions ended")
+    elif args.staff_command == "enable":
+        store.save_staff(account.model_copy(update={"disabled": False}))
+        print(f"{email} enabled")
+    elif args.staff_command == "remove":
+        store.remove_staff(email)
+        print(f"{email} removed; its sessions ended")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -146,11 +147,14 @@ class Settings:
     normal_claim_minutes: float = 60.0
     # staff dashboard
     staff_idle_minutes: int = 30
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # sign-in throttle, per account and client: free failures, then 2, 4, 8... s, up to the cap
+    login_free_failures: int = 5
+    login_max_delay_seconds: int = 300
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For/-Proto we believe
     # data at rest and in flight: Fernet keys, newest first; the local spool for Redis outages
     encryption_keys: tuple[str, ...] = ()
+    lookup_key: str = ""  # keys the HMAC that stands for a phone number in Redis key names
+    failed_job_ttl_days: int = 7  # how long RQ keeps a failed job (and its arguments)
     spool_dir: Path = Path("var/spool")
     # the trained intent classifier, kept by a hash of its data so a restart need not retrain
     model_cache_dir: Path = Path("var/cache")
@@ -158,6 +162,10 @@ class Settings:
     inbound_limit_per_minute: int = 20  # texts (or calls) per number per minute; 0: no limit
     # retention: done tasks (and what is kept for them) go this many days after closing; 0: never
     retention_days: int = 30
+    # operations: who may read /metrics (a bearer token, or these networks), and the log format
+    metrics_token: str = ""
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    log_format: str = "text"  # "json": one JSON object per line, with the request id
     # development only: the phone simulator at /simulator (404 unless on)
     simulator_enabled: bool = False
 
@@ -218,14 +226,19 @@ class Settings:
             urgent_claim_minutes=envfloat(env, "URGENT_CLAIM_MINUTES", 5.0),
             normal_claim_minutes=envfloat(env, "NORMAL_CLAIM_MINUTES", 60.0),
             staff_idle_minutes=envint(env, "STAFF_IDLE_MINUTES", 30, minimum=1),
-            login_max_failures=envint(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
-            login_lockout_minutes=envint(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
+            login_free_failures=envint(env, "LOGIN_FREE_FAILURES", 5),
+            login_max_delay_seconds=envint(env, "LOGIN_MAX_DELAY_SECONDS", 300, minimum=1),
             trusted_proxies=envint(env, "TRUSTED_PROXIES", 0),
             encryption_keys=_fernet_keys(env, "ENCRYPTION_KEYS"),
+            lookup_key=_lookup_key(env, "LOOKUP_KEY"),
+            failed_job_ttl_days=envint(env, "FAILED_JOB_TTL_DAYS", 7, minimum=1),
             spool_dir=Path((env.get("SPOOL_DIR") or "var/spool").strip()),
             model_cache_dir=Path((env.get("MODEL_CACHE_DIR") or "var/cache").strip()),
             inbound_limit_per_minute=envint(env, "INBOUND_LIMIT_PER_MINUTE", 20),
             retention_days=envint(env, "RETENTION_DAYS", 30),
+            metrics_token=_metrics_token(env),
+            metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
             simulator_enabled=envbool(env, "SIMULATOR_ENABLED", False),
         )
 
@@ -300,6 +313,18 @@ def _fernet_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return keys
 
 
+def _lookup_key(env: Mapping[str, str], name: str) -> str:
+    """A secret of at least 32 characters; changing it forgets every opt-out and session."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{name} is required: a random string of 32+ characters (make run generates one)"
+        )
+    if len(value) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters, got {len(value)}")
+    return value
+
+
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -313,6 +338,25 @@ def _crm_url(env: Mapping[str, str], name: str) -> str:
             f"{name} must be an https URL (http only to localhost), got http://{parsed.hostname}"
         )
     return url
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = (env.get("METRICS_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters, or empty")
+    return token
+
+
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR), comma-separated; "" allows none."""
+    raw = env.get(name)
+    items = [i.strip() for i in (default if raw is None else raw).split(",") if i.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list addresses or networks, got {item!r}") from None
+    return tuple(items)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -20,13 +20,15 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Retry
+from rq import Retry
 
+from . import metrics
 from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
 from .flow.model import Channel
 from .flow.text import parse_phone
+from .queues import DEFAULT_FAILURE_TTL, JobQueue
 from .spool import Drainer, Record, Spool
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, Begun, Store, mask
 from .tasks import Task, new_task_id, task_from_request
@@ -98,8 +100,10 @@ class Conversations:
         spool: Spool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         inbound_limit: int = 0,
+        failure_ttl: int = DEFAULT_FAILURE_TTL,
     ) -> None:
         self.flow = flow
+        self.failure_ttl = failure_ttl  # seconds RQ keeps a failed job
         self.store = store
         self.redis = redis
         self.clock = clock
@@ -345,6 +349,7 @@ class Conversations:
         if link.up:
             try:
                 self._enqueue(task)
+                metrics.task_queued(task)
                 log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
                 return
             except OUTAGE as e:
@@ -353,10 +358,19 @@ class Conversations:
         log.warning("spooled %s task %s (%s)", task.kind, task.id, task.priority)
 
     def _enqueue(self, task: Task, pipeline: Any = None) -> None:
+        """Stage the task (sealed) and queue the job that stores it, in one MULTI: the job
+        carries only the task's id."""
+        if pipeline is None:
+            with self.redis.pipeline() as pipe:
+                pipe.multi()  # RQ starts one unless the pipeline is in a MULTI already
+                self._enqueue(task, pipe)
+                pipe.execute()
+            return
         queue_name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
-        Queue(queue_name, connection=self.redis).enqueue(
+        self.store.stage_task(task, pipeline)
+        JobQueue(queue_name, self.redis, failure_ttl=self.failure_ttl).enqueue(
             CREATE_TASK_JOB,
-            task.model_dump(mode="json"),
+            task.id,
             job_id=f"create-task-{task.id}",
             retry=TASK_RETRY,
             description=f"create {task.kind} task {task.id}",
@@ -372,6 +386,7 @@ class Conversations:
         if record.kind == "task":
             task = Task.model_validate(record.payload["task"])
             if self.store.replay_once(record.id, lambda pipe: self._enqueue(task, pipe)):
+                metrics.task_queued(task)
                 log.info("replayed %s task %s from the spool", task.kind, task.id)
         elif record.kind in ("opt_out", "opt_in"):
             number = record.payload["number"]

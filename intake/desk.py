@@ -9,6 +9,7 @@ from typing import Any
 
 from redis import Redis
 
+from . import metrics
 from .config import Settings
 from .notifications import cancel_escalations, schedule_reminder
 from .store import Store
@@ -37,6 +38,7 @@ class Desk:
         task = self.store.change_task(task_id, action, by.lower(), self.clock(), **details)
         log.info("task %s: %s by staff", task.id, action)
         if action == "claim":
+            metrics.task_claimed(task, self.clock())
             self._claimed(task)
         return task
 
@@ -45,4 +47,4 @@ class Desk:
         cancel_escalations(self.redis, task.id)
         owner = self.store.get_staff(task.claimed_by) if task.claimed_by else None
         if owner is not None:
-            schedule_reminder(self.redis, task, owner, self.clock())
+            schedule_reminder(self.redis, task, owner, self.clock(), self.settings)

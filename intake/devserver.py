@@ -209,6 +209,7 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ENCRYPTION_KEYS": generate_key(),
+        "LOOKUP_KEY": generate_lookup_key(),
         # texts to this on-call number show in the terminal ("[dev outbox] ...")
         "STAFF_NOTIFY_NUMBERS": DEV_ON_CALL,
         # the phone simulator at /simulator: development only, so on here and off by default
@@ -226,17 +227,32 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
     path.chmod(0o600)  # it holds secrets
 
 
+def generate_lookup_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def add_missing_dev_secrets(path: Path) -> None:
-    """Give a .env that `make run` wrote before ENCRYPTION_KEYS existed a generated key, once;
-    one with real credentials is the user's to edit (start-up then names the missing key)."""
+    """Give a .env that `make run` wrote before ENCRYPTION_KEYS or LOOKUP_KEY existed generated
+    ones, once; one with real credentials is the user's to edit (start-up then names the missing
+    setting)."""
     values = {k: v or "" for k, v in dotenv_values(path).items()}
-    if os.environ.get("ENCRYPTION_KEYS") or values.get("ENCRYPTION_KEYS"):
-        return
     if not uses_dev_credentials({**values, **os.environ}):
         return
-    lines = [line for line in path.read_text().splitlines() if line.strip() != "ENCRYPTION_KEYS="]
-    path.write_text("\n".join([*lines, f"ENCRYPTION_KEYS={generate_key()}"]) + "\n")
-    print(f"Added a generated ENCRYPTION_KEYS to {path.name}.")
+    generators: dict[str, Callable[[], str]] = {
+        "ENCRYPTION_KEYS": generate_key,
+        "LOOKUP_KEY": generate_lookup_key,
+    }
+    missing = [n for n in generators if not (os.environ.get(n) or values.get(n))]
+    if not missing:
+        return
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() not in {f"{n}=" for n in missing}
+    ]
+    added = [f"{name}={generators[name]()}" for name in missing]
+    path.write_text("\n".join([*lines, *added]) + "\n")
+    print(f"Added a generated {' and '.join(missing)} to {path.name}.")
 
 
 def load_env(env_file: Path) -> dict[str, str]:

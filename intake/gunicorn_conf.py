@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from intake.app import load_flow
-from intake.config import ConfigError, Settings
-from intake.flow.loader import FlowError
+# prometheus-client chooses where samples live when it is first imported, so this comes before
+# the app: each worker writes its samples to files here and /metrics adds them up. A directory
+# of our own unless PROMETHEUS_MULTIPROC_DIR names one; emptied at start, or samples from an
+# earlier run would count again.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_own_metrics_dir = not _metrics_dir
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="intake-metrics-")
+else:
+    for old in Path(str(_metrics_dir)).glob("*.db"):
+        old.unlink()
+
+from prometheus_client import multiprocess  # noqa: E402
+
+from intake.app import load_flow  # noqa: E402
+from intake.config import ConfigError, Settings  # noqa: E402
+from intake.flow.loader import FlowError  # noqa: E402
 
 # --threads 4 (the Procfile) gives gthread workers: a slow staff browser or a dashboard poll
 # cannot hold up Twilio's webhooks, which must answer within seconds.
@@ -35,3 +53,13 @@ def on_starting(server: Any) -> None:
     except FlowError as e:
         print(f"intake: invalid flows: {'; '.join(e.problems)}", file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's samples stay counted; its live gauges (none yet) would go."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

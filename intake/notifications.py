@@ -8,19 +8,21 @@ enqueue the jobs by dotted name, so they never import `workers`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Callback, Queue, Retry
+from rq import Callback, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from .config import Settings
 from .flow.engine import Flow, render, window_words
 from .flow.language.when import TimeWindow
+from .queues import fetch_job, job_queue
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
 from .tasks import Task, iso
 
@@ -57,9 +59,26 @@ def queue_name(task: Task) -> str:
     return URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
 
 
-def digest(value: str) -> str:
-    """A short stable stand-in for a number or address in job ids."""
-    return hashlib.sha256(value.encode()).hexdigest()[:12]
+def digest(value: str, lookup_key: str) -> str:
+    """A short stable stand-in for a number or address in job ids and job arguments: keyed
+    (LOOKUP_KEY), so nobody can find whose it is by trying every number."""
+    return hmac.new(lookup_key.encode(), value.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def staff_number(ref: str, settings: Settings) -> str:
+    """The STAFF_NOTIFY_NUMBERS or ESCALATION_NUMBERS number behind `ref` (digest)."""
+    for number in (*settings.staff_notify_numbers, *settings.escalation_numbers):
+        if digest(number, settings.lookup_key) == ref:
+            return number
+    raise LookupError(f"no configured staff number has the reference {ref}")
+
+
+def staff_email_address(ref: str, settings: Settings) -> str:
+    """The STAFF_NOTIFY_EMAILS address behind `ref` (digest)."""
+    for address in settings.staff_notify_emails:
+        if digest(address, settings.lookup_key) == ref:
+            return address
+    raise LookupError(f"no configured staff address has the reference {ref}")
 
 
 def dashboard_link(task: Task, settings: Settings) -> str:
@@ -120,7 +139,7 @@ def cancel_escalations(redis: Redis, task_id: str) -> int:
     cancelled = 0
     for level in ESCALATION_LEVELS:
         try:
-            job = Job.fetch(escalation_job_id(task_id, level), connection=redis)
+            job = fetch_job(escalation_job_id(task_id, level), redis)
             if job.get_status() not in (JobStatus.SCHEDULED, JobStatus.QUEUED):
                 continue
             job.cancel()  # leaves the scheduled registry and the queue: it will never run
@@ -132,16 +151,21 @@ def cancel_escalations(redis: Redis, task_id: str) -> int:
     return cancelled
 
 
-def schedule_reminder(redis: Redis, task: Task, owner: StaffAccount, now: datetime) -> bool:
-    """Text the owner when the task falls due, if that is later and they gave a phone."""
+def schedule_reminder(
+    redis: Redis, task: Task, owner: StaffAccount, now: datetime, settings: Settings
+) -> bool:
+    """Text the owner when the task falls due, if that is later and they gave a phone.
+
+    The job names the owner by a digest of their email, never the email itself.
+    """
     if task.due_at is None or task.due_at <= now or not owner.phone:
         return False
     due = iso(task.due_at)
-    Queue(queue_name(task), connection=redis).enqueue_at(
+    job_queue(queue_name(task), redis, settings).enqueue_at(
         not_before(task.due_at),
         REMIND_JOB,
         task.id,
-        owner.email,
+        digest(owner.email, settings.lookup_key),
         due,
         job_id=f"remind-{task.id}-{int(task.due_at.timestamp())}",
         job_timeout=SEND_JOB_TIMEOUT,

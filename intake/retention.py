@@ -6,11 +6,11 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 
 from redis import Redis
-from rq import Queue
 from rq.job import Job
 from rq.registry import CanceledJobRegistry, FailedJobRegistry, FinishedJobRegistry
 
 from .config import Settings
+from .queues import JobQueue, job_queue
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, Purged, Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def purge(redis: Redis, settings: Settings, now: datetime, dry_run: bool = False
     before = cutoff(settings, now)
     if before is None:
         return Purged()
-    purged = Store(redis).purge(before, dry_run=dry_run)
+    purged = Store.from_settings(redis, settings).purge(before, dry_run=dry_run)
     _drop_jobs(redis, set(purged.task_ids), dry_run)
     return purged
 
@@ -41,7 +41,7 @@ def _drop_jobs(redis: Redis, task_ids: set[str], dry_run: bool) -> None:
     if not task_ids or dry_run:
         return
     for name in (URGENT_QUEUE, DEFAULT_QUEUE):
-        queue = Queue(name, connection=redis)
+        queue = JobQueue(name, redis)
         for registry in (
             FailedJobRegistry(queue=queue),
             FinishedJobRegistry(queue=queue),
@@ -71,7 +71,7 @@ def schedule_purge(redis: Redis, settings: Settings, at: datetime) -> str | None
     job_id = purge_job_id(at)
     existing = Job.exists(job_id, connection=redis)
     if not existing:
-        Queue(DEFAULT_QUEUE, connection=redis).enqueue_at(
+        job_queue(DEFAULT_QUEUE, redis, settings).enqueue_at(
             at, PURGE_JOB, job_id=job_id, description="retention purge"
         )
     return job_id

@@ -122,6 +122,38 @@ class Spool:
             log.warning("replayed %d spooled record(s)", len(records))
         return len(records)
 
+    def rotate(self) -> int:
+        """Re-encrypt every waiting record under the newest key (`intake keys rotate`);
+        returns how many. Lines no key reads are left as they are, for replay to set aside."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = b""
+            while chunk := os.read(fd, 1 << 16):
+                data += chunk
+            lines, rotated = [], 0
+            for line in data.split(b"\n"):
+                if not line.strip():
+                    continue
+                try:
+                    lines.append(self.keys.rotate(line.strip()))
+                    rotated += 1
+                except InvalidToken:
+                    lines.append(line.strip())
+            out = b"".join(line + b"\n" for line in lines)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            view = memoryview(out)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return rotated
+
     def _read(self, data: bytes) -> tuple[list[Record], list[bytes]]:
         """The records in the file, and the lines that could not be read."""
         records, unreadable = [], []

@@ -11,8 +11,8 @@ import pytest
 from redis import Redis
 
 from intake.config import Settings
-from intake.crypto import generate_key
 from intake.redis_server import start_redis
+from tests.support.stores import TEST_ENCRYPTION_KEY, TEST_LOOKUP_KEY
 from workers import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,8 @@ def session_settings_env(
         "TWILIO_PHONE_NUMBER": "+17275550199",
         "PUBLIC_BASE_URL": "https://intake.example.org",
         "SECRET_KEY": "x" * 32,
-        "ENCRYPTION_KEYS": generate_key(),
+        "ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+        "LOOKUP_KEY": TEST_LOOKUP_KEY,
     }
 
 

@@ -15,7 +15,7 @@ import pytest
 from dotenv import dotenv_values
 
 from intake.config import Settings
-from intake.devserver import DEFAULT_PORT, local_port, write_dev_env
+from intake.devserver import DEFAULT_PORT, add_missing_dev_secrets, local_port, write_dev_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def test_it_generates_new_secrets_each_time(tmp_path: Path) -> None:
     first = dev_env(tmp_path / "one.env")
     second = dev_env(tmp_path / "two.env")
 
-    for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
+    for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "LOOKUP_KEY"):
         assert first[name] != second[name]
 
 
@@ -135,6 +135,27 @@ def test_the_procfile_binds_all_interfaces_unless_host_says_otherwise() -> None:
             ["sh", "-c", f"echo {bind.group(1)}"], env=env, capture_output=True, text=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_it_gives_an_older_dev_env_the_keys_it_lacks(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LOOKUP_KEY", "ENCRYPTION_KEYS", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"):
+        monkeypatch.delenv(name)  # as `make run` starts: the .env decides
+    path = tmp_path / ".env"
+    values = dev_env(path)
+    kept = [
+        line
+        for line in path.read_text().splitlines()
+        if not line.startswith(("LOOKUP_KEY=", "ENCRYPTION_KEYS="))
+    ]
+    path.write_text("\n".join(kept) + "\n")
+
+    add_missing_dev_secrets(path)
+
+    again = {k: v or "" for k, v in dotenv_values(path).items()}
+    assert again["LOOKUP_KEY"] and again["LOOKUP_KEY"] != values["LOOKUP_KEY"]
+    Settings.from_env({**again, "REDIS_URL": redis_url})
 
 
 def test_it_turns_the_phone_simulator_on_for_development_only(

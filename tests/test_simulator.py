@@ -31,7 +31,6 @@ from intake.simulator import (
     parse_twiml,
     step_from_dict,
 )
-from intake.store import Store
 from intake.web import carry
 from tests.support.worker import work
 
@@ -128,7 +127,7 @@ def test_it_keeps_the_sms_cookie_as_twilio_does_and_the_conversation_goes_on(
     assert "What number should we call?" in asked.text
     texting.keep_cookies([f"{carry.COOKIE}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"])
     assert texting.cookies == {}  # an expired cookie is forgotten, as Twilio forgets it
-    assert Store(redis_conn).load_session("sms", TEXTER) is not None
+    assert app.extensions["intake"].store.load_session("sms", TEXTER) is not None
 
 
 def test_a_text_callback_becomes_a_task(phone: Phone, redis_conn: Redis, app: Flask) -> None:

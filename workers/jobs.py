@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis import Redis
-from rq import Queue, get_current_job
+from rq import get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
@@ -32,6 +32,7 @@ from intake.app import load_flow
 from intake.config import Settings
 from intake.flow.engine import Flow
 from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
+from intake.queues import JobQueue, job_queue
 from intake.store import Store, mask
 from intake.tasks import Task, iso
 
@@ -75,6 +76,10 @@ def _redis() -> Redis:
     return _job().connection
 
 
+def _store(redis: Redis) -> Store:
+    return Store.from_settings(redis, settings())
+
+
 def _outbound(store: Store) -> Outbound:
     return Outbound(settings(), store)
 
@@ -90,22 +95,32 @@ def _no_retry_when_permanent() -> Iterator[None]:
         raise
 
 
-def create_task(task: dict[str, Any]) -> str:
-    """Write a staff task once (a retried job finds it there), then queue its notifications."""
+def _queue(name: str, redis: Redis) -> JobQueue:
+    return job_queue(name, redis, settings())
+
+
+def create_task(task_id: str) -> str:
+    """Write the staged task once (a retried job finds it stored), then queue its notifications.
+
+    The job carries only the id: the task itself waits, sealed, in the store (stage_task).
+    """
+    redis = _redis()
+    store = _store(redis)
     try:
-        parsed = Task.model_validate(task)
+        staged = store.staged_task(task_id)
     except ValidationError as e:
         # pydantic's message repeats the input (names, numbers): keep only where it was wrong.
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ValueError(f"invalid task payload: {fields}") from None
-    redis = _redis()
-    store = Store(redis)
-    created = store.create_task(parsed)
+    parsed = staged or store.get_task(task_id)
+    if parsed is None:
+        raise LookupError(f"task {task_id} is neither staged nor stored")
+    created = store.create_task(parsed) if staged is not None else False
     log.info("task %s %s (%s)", parsed.id, "created" if created else "already stored", parsed.kind)
     checkpoint("create_task:stored")
     if not store.notifications_queued(parsed.id):
         try:
-            Queue(n.queue_name(parsed), connection=redis).enqueue(
+            _queue(n.queue_name(parsed), redis).enqueue(
                 n.NOTIFY_JOB,
                 parsed.id,
                 job_id=f"notify-task-{parsed.id}",
@@ -135,12 +150,13 @@ class Delivery:
 
 def deliveries(task: Task, s: Settings) -> list[Delivery]:
     """Every message a new task sends, given the settings."""
+    # Jobs and the pending set name staff numbers and addresses by their digest only.
     found = [
         Delivery(
             n.STAFF_SMS_JOB,
-            (task.id, number),
-            f"notify-sms-{task.id}-{n.digest(number)}",
-            f"sms:{number}",
+            (task.id, n.digest(number, s.lookup_key)),
+            f"notify-sms-{task.id}-{n.digest(number, s.lookup_key)}",
+            f"sms:{n.digest(number, s.lookup_key)}",
             f"staff sms {mask(number)}",
         )
         for number in s.staff_notify_numbers
@@ -149,9 +165,9 @@ def deliveries(task: Task, s: Settings) -> list[Delivery]:
         found += [
             Delivery(
                 n.STAFF_EMAIL_JOB,
-                (task.id, address),
-                f"notify-email-{task.id}-{n.digest(address)}",
-                f"email:{address}",
+                (task.id, n.digest(address, s.lookup_key)),
+                f"notify-email-{task.id}-{n.digest(address, s.lookup_key)}",
+                f"email:{n.digest(address, s.lookup_key)}",
                 "staff email",
             )
             for address in s.staff_notify_emails
@@ -176,13 +192,13 @@ def notify_task(task_id: str) -> int:
     """Queue the task's deliveries and escalations, once; returns how many jobs were queued."""
     s = settings()
     redis = _redis()
-    store = Store(redis)
+    store = _store(redis)
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
     todo = deliveries(task, s)
     plan = n.escalations(task, s) if task.status in n.UNCLAIMED else []
-    queue = Queue(n.queue_name(task), connection=redis)
+    queue = _queue(n.queue_name(task), redis)
 
     def enqueue(pipe: Any) -> None:
         for d in todo:
@@ -199,7 +215,7 @@ def notify_task(task_id: str) -> int:
             )
         for e in plan:
             queue.enqueue_at(
-                e.at,
+                e.at,  # already on a whole second (notifications.not_before)
                 n.ESCALATE_JOB,
                 task.id,
                 e.level,
@@ -231,9 +247,11 @@ def _delivered(store: Store, task_id: str, key: str) -> None:
         log.info("task %s: staff notified", task_id)
 
 
-def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
-    """Text one staff number about a new task (level 0) or an escalation (1, 2)."""
-    store = Store(_redis())
+def notify_staff_sms(task_id: str, number_ref: str, level: int = 0) -> str:
+    """Text one staff number (named by its digest) about a new task (level 0) or an
+    escalation (1, 2)."""
+    number = n.staff_number(number_ref, settings())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -243,27 +261,28 @@ def notify_staff_sms(task_id: str, number: str, level: int = 0) -> str:
     with _no_retry_when_permanent():
         sid = _outbound(store).send_sms(number, n.staff_sms(task, settings(), level), _job().id)
     if not level:
-        _delivered(store, task_id, f"sms:{number}")
+        _delivered(store, task_id, f"sms:{number_ref}")
     return sid
 
 
-def notify_staff_email(task_id: str, address: str) -> str:
-    """Email one staff address about a new task."""
-    store = Store(_redis())
+def notify_staff_email(task_id: str, address_ref: str) -> str:
+    """Email one staff address (named by its digest) about a new task."""
+    address = n.staff_email_address(address_ref, settings())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
     subject, body = n.staff_email(task, settings())
     with _no_retry_when_permanent():
         _outbound(store).send_email(address, subject, body, _job().id)
-    _delivered(store, task_id, f"email:{address}")
+    _delivered(store, task_id, f"email:{address_ref}")
     return "sent"
 
 
 def post_task_to_crm(task_id: str) -> int:
     """POST the task to CRM_WEBHOOK_URL, signed."""
     s = settings()
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -276,7 +295,7 @@ def post_task_to_crm(task_id: str) -> int:
 def confirm_to_caller(task_id: str) -> str:
     """Text a voice caller who allowed texts, at the number that called, that their request is
     in; never an opted-out number or one that had its texts for the day."""
-    store = Store(_redis())
+    store = _store(_redis())
     task = store.get_task(task_id)
     if task is None:
         raise LookupError(f"task {task_id} is not stored")
@@ -298,21 +317,21 @@ def escalate(task_id: str, level: int) -> int:
     """If the task is still unclaimed, text the numbers for `level`; returns how many."""
     s = settings()
     redis = _redis()
-    store = Store(redis)
+    store = _store(redis)
     task = store.get_task(task_id)
     if task is None or task.status not in n.UNCLAIMED:
         log.info("task %s: claimed or gone, no escalation", task_id)
         return 0
     numbers = n.escalation_numbers(level, s)
-    queue = Queue(n.queue_name(task), connection=redis)
+    queue = _queue(n.queue_name(task), redis)
     for number in numbers:
         try:
             queue.enqueue(
                 n.STAFF_SMS_JOB,
                 task.id,
-                number,
+                n.digest(number, s.lookup_key),
                 level,
-                job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number)}",
+                job_id=f"escalate-sms-{task.id}-{level}-{n.digest(number, s.lookup_key)}",
                 unique=True,
                 job_timeout=n.SEND_JOB_TIMEOUT,
                 retry=n.SEND_RETRY,
@@ -328,20 +347,22 @@ def escalate(task_id: str, level: int) -> int:
     return len(numbers)
 
 
-def remind_owner(task_id: str, owner_email: str, due_at: str) -> str:
-    """Text the staff member who claimed the task that it is due, if it still is theirs."""
-    store = Store(_redis())
+def remind_owner(task_id: str, owner_ref: str, due_at: str) -> str:
+    """Text the staff member who claimed the task that it is due, if it still is theirs
+    (`owner_ref`: the digest of their email when they claimed it)."""
+    store = _store(_redis())
     task = store.get_task(task_id)
     if (
         task is None
         or task.status != "claimed"
-        or task.claimed_by != owner_email.lower()
+        or task.claimed_by is None
+        or n.digest(task.claimed_by, settings().lookup_key) != owner_ref
         or task.due_at is None
         or iso(task.due_at) != due_at
     ):
         log.info("task %s: changed since it was claimed, no reminder", task_id)
         return "skipped"
-    owner = store.get_staff(owner_email)
+    owner = store.get_staff(task.claimed_by)
     if owner is None or not owner.phone:
         return "skipped"
     with _no_retry_when_permanent():
@@ -360,7 +381,7 @@ def delivery_failed(
         return  # RQ retries it (after its backoff)
     task_id = job.meta.get("task")
     if task_id:
-        Store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
+        _store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
         reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII
         log.error("task %s: %s failed for good: %s", task_id, job.meta.get("channel"), reason)
 

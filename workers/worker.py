@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -17,7 +18,7 @@ from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
-from intake import retention
+from intake import logs, retention
 
 REDIS_RETRY_SECONDS = 2.0
 # How long a running job's entry outlives the worker's last heartbeat (RQ's own: 60 s). The
@@ -78,7 +79,22 @@ class Worker(RQWorker):  # type: ignore[misc]
             if not _alive(int(pid)) and release_lock(self.connection, key, name):
                 self.log.warning("Scheduler lock of %s freed: its scheduler died", queue.name)
 
+    def perform_job(self, job: Job, queue: Any) -> bool:
+        """Log the job under the id of the request that queued it (or its own id)."""
+        token = logs.REQUEST_ID.set(str(job.meta.get("request_id") or job.id))
+        try:
+            return bool(super().perform_job(job, queue))
+        finally:
+            logs.REQUEST_ID.reset(token)
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        from workers import jobs  # the job's own settings, read once per process
+
+        settings = jobs.settings()
+        # The jobs' own lines (masked, as the web's) go to stderr as the web's do; RQ's lines
+        # keep RQ's handlers, and are not repeated through the root logger.
+        logging.getLogger("rq.worker").propagate = False
+        logs.configure(settings.log_level, settings.log_format, loggers=("rq.worker",))
         while True:
             try:
                 return bool(super().work(*args, **kwargs))

@@ -221,6 +221,8 @@ class CrisisSpec(Strict):
     calm: dict[str, dict[str, list[str]]] = {}
     # language -> phrases of the past or of general questions: mentions get no lower bar
     context: dict[str, list[str]] = {}
+    # language -> phrases saying harm was meant ("on purpose"): calm contexts no longer count
+    deliberate: dict[str, list[str]] = {}
 
 
 def flow_json_schema() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .base import DEFAULT_QUEUE, PREFIX, URGENT_QUEUE, is_task_id, mask, utcnow
 from .outbox import OutboxStore
 from .retention import Purged, RetentionStore
+from .rotation import Rotated, RotationStore
 from .sends import SendStore
 from .sessions import Begun, SessionStore
 from .staff import StaffAccount, StaffStore
@@ -19,6 +20,7 @@ __all__ = [
     "URGENT_QUEUE",
     "Begun",
     "Purged",
+    "Rotated",
     "StaffAccount",
     "Store",
     "is_task_id",
@@ -27,5 +29,13 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, TaskStore, StaffStore, SendStore, OutboxStore, RetentionStore):
+class Store(
+    RotationStore,
+    SessionStore,
+    TaskStore,
+    StaffStore,
+    SendStore,
+    OutboxStore,
+    RetentionStore,
+):
     """Redis-backed state. Every key name lives in this package."""

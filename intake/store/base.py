@@ -1,12 +1,25 @@
-"""What every part of the store shares: the key prefix, queue names and small helpers."""
+"""What every part of the store shares: the key prefix, queue names and small helpers.
+
+The store's boundary: values that hold personal data are sealed (Fernet, ENCRYPTION_KEYS) here
+on the way into Redis and unsealed here on the way out, so nothing above the store sees
+ciphertext and nothing in Redis holds them in clear. Phone numbers in key names and sets are
+keyed HMACs (LOOKUP_KEY), never the number.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from redis import Redis
+
+from ..crypto import InvalidToken, MultiFernet, keyring
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 PREFIX = "intake"
 # RQ queue names; the Procfile's worker listens to them in this order.
@@ -27,16 +40,53 @@ def mask(number: str | None) -> str:
     return f"{number[:2]}…{number[-2:]}" if len(number) > 4 else "…"
 
 
-class StoreBase:
-    """The connection and settings each part of Store uses."""
+# A Fernet token is url-safe base64 of a version byte 0x80: it always starts like this.
+FERNET_PREFIX = b"gAAAAA"
 
-    def __init__(self, redis: Redis, session_ttl: int = 24 * 3600) -> None:
+
+class StoreBase:
+    """The connection, the keys and settings each part of Store uses."""
+
+    def __init__(
+        self, redis: Redis, keys: MultiFernet, lookup_key: str, session_ttl: int = 24 * 3600
+    ) -> None:
         self.redis = redis
+        self.keys = keys
+        self._lookup_key = lookup_key.encode()
         self.session_ttl = session_ttl
 
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> Self:
+        """The store as the app and the workers use it: keys and lookup key from settings."""
+        return cls(
+            redis,
+            keyring(settings.encryption_keys),
+            settings.lookup_key,
+            session_ttl=settings.session_ttl_seconds,
+        )
+
     def number_ref(self, number: str) -> str:
-        """How a phone number appears in key names and sets: every such use goes through here."""
-        return number
+        """How a phone number appears in key names and sets: every such use goes through here.
+
+        A keyed HMAC (LOOKUP_KEY): the same number always gives the same reference, and without
+        the key nobody can tell whose it is, even by trying every number.
+        """
+        return hmac.new(self._lookup_key, number.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, clear: str) -> bytes:
+        """Encrypt a value for Redis under the newest key."""
+        return self.keys.encrypt(clear.encode())
+
+    def unseal(self, raw: bytes | str) -> str:
+        """Decrypt a value read from Redis (any configured key). A value still in clear from
+        before encryption was turned on (JSON) is read as it is, until `intake keys rotate`
+        seals it."""
+        data = raw.encode() if isinstance(raw, str) else raw
+        if not data.startswith(FERNET_PREFIX):
+            if data[:1] in (b"{", b"["):
+                return data.decode()
+            raise InvalidToken
+        return self.keys.decrypt(data).decode()
 
 
 def utcnow() -> datetime:

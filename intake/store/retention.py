@@ -7,9 +7,15 @@ What holds personal data in Redis, and how each goes:
   (`send:<key naming the task>`): purged with it (and they expire after 30 days anyway);
 - "we talked before" markers (`returning:<channel>:<number>`): expire after 30 days; purged
   here sooner when the retention period is shorter;
+- staged tasks (`staged:<id>`, a create_task job's input): deleted when the task is stored,
+  else they expire after 30 days;
 - sessions (`session:...`, SESSION_TTL_SECONDS), the inbound counter (a minute), locks
   (30 s), dedupe marks (`seen:<Twilio SID>`, 7 days) and spool done markers (a record id,
   30 days): expire on their own;
+- staff sessions (`staff-session:<sha256 of the cookie's id>`, `staff-sessions:<email>`):
+  expire after STAFF_IDLE_MINUTES without a request; signing out ends them at once;
+- sign-in throttle records (`login-throttle:<HMAC of account and client>`): expire an hour (or
+  twice LOGIN_MAX_DELAY_SECONDS) after the last failure;
 - opt-outs (`optouts`) stay: forgetting one would text someone who asked us to stop.
 """
 
@@ -76,13 +82,16 @@ class RetentionStore(StoreBase):
             try:
                 pipe.watch(task_key, audit_key)
                 raw = pipe.get(task_key)
-                if raw is None or Task.model_validate_json(raw).status != "done":
+                if raw is None:
+                    return None
+                task = Task.model_validate_json(self.unseal(raw))
+                if task.status != "done":
                     return None
                 last = pipe.lindex(audit_key, -1)
                 closed = (
-                    Task.model_validate_json(raw).created_at
+                    task.created_at
                     if last is None
-                    else AuditEntry.model_validate_json(last).at
+                    else AuditEntry.model_validate_json(self.unseal(last)).at
                 )
                 if closed.astimezone(UTC) >= cutoff:
                     return None

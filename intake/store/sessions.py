@@ -28,13 +28,19 @@ class SessionStore(StoreBase):
 
     # --- sessions --------------------------------------------------------
 
+    # `key` is the person's number (texts) or the CallSid (calls): either way only its
+    # number_ref appears in key names.
+
     def session_key(self, channel: str, key: str) -> str:
-        return f"{PREFIX}:session:{channel}:{key}"
+        return f"{PREFIX}:session:{channel}:{self.number_ref(key)}"
+
+    def _returning_key(self, channel: str, key: str) -> str:
+        return f"{PREFIX}:returning:{channel}:{self.number_ref(key)}"
 
     def lock(self, channel: str, key: str) -> Lock:
         """Serialises messages from one person: two arriving together run one after the other."""
         lock: Lock = self.redis.lock(
-            f"{PREFIX}:lock:{channel}:{key}", timeout=30, blocking_timeout=20
+            f"{PREFIX}:lock:{channel}:{self.number_ref(key)}", timeout=30, blocking_timeout=20
         )
         return lock
 
@@ -42,7 +48,7 @@ class SessionStore(StoreBase):
         raw = self.redis.get(self.session_key(channel, key))
         if raw is None:
             return None
-        return Session.model_validate_json(raw)
+        return Session.model_validate_json(self.unseal(raw))
 
     def begin_step(
         self, channel: str, key: str, contact: str, delivery_id: str, sender: str = ""
@@ -58,7 +64,7 @@ class SessionStore(StoreBase):
             # A window from the sender's first message, not the clock's minute (a burst across
             # a minute boundary would get twice the limit); SET NX EX, as Redis 6.2 has no
             # EXPIRE NX.
-            counter = f"{PREFIX}:inbound:{channel}:{sender}"
+            counter = f"{PREFIX}:inbound:{channel}:{self.number_ref(sender)}"
             pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
             pipe.incr(counter)
         pipe.get(self.session_key(channel, key))
@@ -67,15 +73,17 @@ class SessionStore(StoreBase):
         first = bool(results[0]) if delivery_id else True
         recent = int(results[-3]) if sender else 0
         raw, opted_out = results[-2], bool(results[-1])
-        session = None if raw is None else Session.model_validate_json(raw)
+        session = None if raw is None else Session.model_validate_json(self.unseal(raw))
         return Begun(first, session, opted_out, recent)
 
     def save_session(self, key: str, session: Session) -> None:
         pipe = self.redis.pipeline()
         pipe.set(
-            self.session_key(session.channel, key), session.model_dump_json(), ex=self.session_ttl
+            self.session_key(session.channel, key),
+            self.seal(session.model_dump_json()),
+            ex=self.session_ttl,
         )
-        pipe.set(f"{PREFIX}:returning:{session.channel}:{key}", "1", ex=RETURNING_TTL)
+        pipe.set(self._returning_key(session.channel, key), "1", ex=RETURNING_TTL)
         pipe.execute()
 
     def delete_session(self, channel: str, key: str) -> None:
@@ -83,7 +91,7 @@ class SessionStore(StoreBase):
 
     def is_returning(self, channel: str, key: str) -> bool:
         """We talked with this person before, but their session has expired."""
-        return bool(self.redis.exists(f"{PREFIX}:returning:{channel}:{key}"))
+        return bool(self.redis.exists(self._returning_key(channel, key)))
 
     # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
 

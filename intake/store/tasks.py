@@ -23,8 +23,29 @@ class TaskStore(StoreBase):
     def _audit_key(self, task_id: str) -> str:
         return f"{PREFIX}:task:{task_id}:audit"
 
+    # --- staged tasks: what a create_task job reads by id (its arguments hold only the id) ----
+
+    STAGED_TTL = 30 * 24 * 3600  # outlives every retry, and a failed job's stay in RQ
+
+    def _staged_key(self, task_id: str) -> str:
+        return f"{PREFIX}:staged:{task_id}"
+
+    def stage_task(self, task: Task, pipe: Any) -> None:
+        """Queue on `pipe` the sealed task for its create_task job (same MULTI as the job)."""
+        pipe.set(self._staged_key(task.id), self.seal(task.model_dump_json()), ex=self.STAGED_TTL)
+
+    def staged_task(self, task_id: str) -> Task | None:
+        """The task a create_task job is to store; None once stored (or never staged)."""
+        if not is_task_id(task_id):
+            return None
+        raw = self.redis.get(self._staged_key(task_id))
+        return None if raw is None else Task.model_validate_json(self.unseal(raw))
+
     def create_task(self, task: Task) -> bool:
-        """Store a task once; a retried job finds it there. Returns True if it was new."""
+        """Store a task once; a retried job finds it there. Returns True if it was new.
+
+        Its staged copy, if any, goes in the same step.
+        """
         created = float(task.created_at.astimezone(UTC).timestamp())
         entry = AuditEntry(
             at=task.created_at,
@@ -40,8 +61,14 @@ class TaskStore(StoreBase):
                 f"{PREFIX}:tasks",
                 f"{PREFIX}:notify:due",
                 self._audit_key(task.id),
+                self._staged_key(task.id),
             ],
-            args=[task.model_dump_json(), created, task.id, entry.model_dump_json()],
+            args=[
+                self.seal(task.model_dump_json()),
+                created,
+                task.id,
+                self.seal(entry.model_dump_json()),
+            ],
         )
         return bool(was_new)
 
@@ -68,10 +95,10 @@ class TaskStore(StoreBase):
                     raw = pipe.get(key)
                     if raw is None:
                         return None
-                    task, entry = mutate(Task.model_validate_json(raw))
+                    task, entry = mutate(Task.model_validate_json(self.unseal(raw)))
                     pipe.multi()
-                    pipe.set(key, task.model_dump_json())
-                    pipe.rpush(self._audit_key(task_id), entry.model_dump_json())
+                    pipe.set(key, self.seal(task.model_dump_json()))
+                    pipe.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
                     pipe.execute()
                     return task
                 except WatchError:
@@ -82,7 +109,7 @@ class TaskStore(StoreBase):
         if not is_task_id(task_id):
             return []
         raws = self.redis.lrange(self._audit_key(task_id), 0, -1)
-        return [AuditEntry.model_validate_json(r) for r in raws]
+        return [AuditEntry.model_validate_json(self.unseal(r)) for r in raws]
 
     def flag_delivery_failed(self, task_id: str, channel: str) -> None:
         """Mark a task whose staff notification gave up, for the dashboard."""
@@ -98,7 +125,7 @@ class TaskStore(StoreBase):
         if not is_task_id(task_id):
             return None
         raw = self.redis.get(self._task_key(task_id))
-        return None if raw is None else Task.model_validate_json(raw)
+        return None if raw is None else Task.model_validate_json(self.unseal(raw))
 
     def list_tasks(self) -> list[Task]:
         """Every task: urgent first, then due time, then oldest."""
@@ -106,7 +133,7 @@ class TaskStore(StoreBase):
         if not ids:
             return []
         raws = self.redis.mget([self._task_key(i) for i in ids])
-        tasks = [Task.model_validate_json(r) for r in raws if r is not None]
+        tasks = [Task.model_validate_json(self.unseal(r)) for r in raws if r is not None]
         return sorted(tasks, key=Task.sort_key)
 
     def notifications_due(self) -> list[str]:
@@ -182,7 +209,14 @@ class TaskStore(StoreBase):
     def note_escalation(self, task_id: str, detail: str) -> None:
         """Add an 'escalated' entry to the task's audit trail."""
         entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
-        self.redis.rpush(self._audit_key(task_id), entry.model_dump_json())
+        self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
+
+    def note_view(self, task_id: str, by: str, action: str = "viewed", detail: str = "") -> None:
+        """Add an audit entry saying who saw the task's personal details (page, export) and when."""
+        if not is_task_id(task_id):
+            return
+        entry = AuditEntry(at=utcnow(), by=by, action=action, detail=detail)
+        self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
 
     # --- the spool's replay (intake/spool.py) ------------------------------------
 
@@ -205,8 +239,10 @@ class TaskStore(StoreBase):
             pipe.srem(f"{PREFIX}:optouts", self.number_ref(number))
 
 
-# Create a task, its index entries and its first audit entry only if it does not exist yet.
+# Create a task, its index entries and its first audit entry only if it does not exist yet;
+# either way its staged copy (KEYS[5]) is no longer needed.
 _CREATE_TASK = """
+redis.call('DEL', KEYS[5])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])

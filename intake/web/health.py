@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app
-from rq import Queue
 
+from ..queues import JobQueue
 from ..store import DEFAULT_QUEUE, URGENT_QUEUE
 
 bp = Blueprint("health", __name__)
@@ -34,7 +34,7 @@ def readyz() -> tuple[dict[str, Any], int]:
     try:
         services.redis.ping()
         for name in queues:
-            queues[name] = Queue(name, connection=services.redis).count
+            queues[name] = JobQueue(name, services.redis).count
         checks["redis"] = "ok"
     except Exception as e:  # any failure to reach Redis means not ready; the type says which
         checks["redis"] = f"unreachable ({type(e).__name__})"

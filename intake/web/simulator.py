@@ -2,12 +2,15 @@
 
 The page's script calls the JSON endpoints here, which act as Twilio through intake/simulator.py:
 signed POSTs over real HTTP to this same app's /sms and /voice, so the page exercises exactly
-what Twilio does. The POSTs need the CSRF token; every route answers loopback clients only.
+what Twilio does. The POSTs need the page's token; every route answers loopback clients only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import time
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -31,6 +34,8 @@ CSP = (
 FROM_NUMBERS = ("+17275550100", "+13125550142", "+12125550173")
 MAX_TEXT = 1600  # Twilio's own limit on a message body
 CALL_ACTIONS = ("start", "press", "say", "silence", "dial")
+TOKEN_HEADER = "X-CSRFToken"
+TOKEN_MAX_AGE = 12 * 3600  # seconds: reload the page after that
 DIAL_OUTCOMES = ("completed", "no-answer", "busy", "failed")
 
 
@@ -52,6 +57,33 @@ def loopback_only() -> None:
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     if not loopback or host.lower() not in LOCAL_HOSTS:
         abort(404)
+
+
+def token(now: float | None = None) -> str:
+    """The page's token for its posts: a time and its HMAC under SECRET_KEY. It stands in for
+    Flask-WTF's, which needs a session, and sessions live only under /staff."""
+    stamp = str(int(time.time() if now is None else now))
+    return f"{stamp}.{_mac(stamp)}"
+
+
+def _mac(stamp: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"simulator-csrf:{stamp}".encode(), hashlib.sha256).hexdigest()
+
+
+@bp.before_request
+def posts_from_the_page_only() -> None:
+    """A POST needs the page's token (another site cannot read the page, so cannot have one) and,
+    when the browser says where it comes from, this origin."""
+    if request.method != "POST":
+        return
+    stamp, _, mac = request.headers.get(TOKEN_HEADER, "").partition(".")
+    fresh = stamp.isdigit() and 0 <= time.time() - int(stamp) <= TOKEN_MAX_AGE
+    if not (fresh and hmac.compare_digest(mac, _mac(stamp))):
+        abort(400, "the simulator's token is missing or old: reload the page")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != request.host_url.rstrip("/"):
+        abort(400, "a post from another origin")
 
 
 @bp.after_request
@@ -91,6 +123,7 @@ def page() -> str:
         hidden=sim.HIDDEN_CALLER_ID,
         helpline=settings().twilio_phone_number,
         program=settings().program_name,
+        token=token(),
     )
 
 

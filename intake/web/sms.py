@@ -8,6 +8,7 @@ import secrets
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from .. import metrics
 from ..conversation import Step
 from ..flow import events as ev
 from ..flow.engine import Session, UserInput
@@ -53,6 +54,7 @@ def inbound() -> Response:
     except Exception as e:  # never a 500 to Twilio: the person still gets a way to reach us
         log.error("sms from %s failed: %s", mask(contact), describe(e))
         return twiml([services.error_text("sms")])
+    metrics.step_done(step.session)
     if not contact:
         log.warning("sms without a From number: read, but there is nobody to answer")
         return twiml([])

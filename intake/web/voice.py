@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from .. import metrics
 from ..conversation import OUTAGE, Step
 from ..flow import events as ev
 from ..flow.engine import Session, UserInput
@@ -182,6 +183,7 @@ def _step(inp: UserInput | None, fresh: bool = False) -> Response:
             fresh=fresh,
             sender=contact if fresh else "",
         )
+        metrics.step_done(step.session)
         return xml(respond(step, call_sid))
     except Exception as e:
         return _fail(call_sid, e)

@@ -21,6 +21,7 @@ from intake.store import StaffAccount, Store
 from intake.tasks import Task
 from tests.browser.conftest import CHROMIUM
 from tests.support import factories
+from tests.support.stores import make_store
 
 ANA = "ana@center.org"
 BO = "bo@center.org"
@@ -51,7 +52,7 @@ def make_task(task_id: str, **overrides: Any) -> Task:
 
 @pytest.fixture
 def store(settings: Settings, redis_conn: Redis) -> Store:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     for email, role in ((ANA, "admissions"), (BO, "admin")):
         hashed = generate_password_hash(PASSWORD)
         store.save_staff(StaffAccount(email=email, password_hash=hashed, role=role))
@@ -198,3 +199,26 @@ def test_it_flags_a_crisis_as_it_arrives_and_says_what_was_asked(
         "tonight after 6 (evening) — Tue 24 Nov, 18:00–21:00"
     )
     expect(page.locator("#for-whom")).to_have_text("Someone else (brother)")
+
+
+def test_an_admin_sees_the_conversation_drawn_with_each_states_texts(
+    page: Page, base_url: str
+) -> None:
+    sign_in(page, base_url, BO)
+    page.get_by_role("link", name="Flow").click()
+    expect(page).to_have_url(f"{base_url}/staff/admin/flow")
+    diagram = page.locator("#flow-diagram svg")
+    expect(diagram).to_be_visible(timeout=LIVE_WAIT_MS)
+    expect(diagram).to_contain_text("crisis language")
+    expect(diagram).to_contain_text("menu")
+    texts = page.locator("table.flow-texts")
+    expect(texts.locator('td[lang="en"]').first).not_to_be_empty()
+    expect(texts.locator('td[lang="es"]').first).not_to_be_empty()
+
+
+def test_admissions_staff_get_no_flow_page_or_link(page: Page, base_url: str) -> None:
+    sign_in(page, base_url, ANA)
+    expect(page.locator("#open-tasks")).to_be_visible()
+    expect(page.get_by_role("link", name="Flow")).to_have_count(0)
+    response = page.goto(f"{base_url}/staff/admin/flow")
+    assert response is not None and response.status == 403

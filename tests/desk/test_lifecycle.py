@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intake.store import Store
 from intake.tasks import (
     CONTRACT_FIELDS,
     Task,
@@ -21,6 +20,7 @@ from intake.tasks import (
     task_from_request,
 )
 from tests.support import factories
+from tests.support.stores import make_store
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 09:00 in New York
@@ -158,7 +158,7 @@ def test_it_keeps_a_crisis_task_whose_category_it_does_not_know() -> None:
 def test_it_loads_tasks_stored_before_the_time_asked_for_and_crisis_category(
     redis_conn: Any,
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.create_task(make_task(due_at=T0))
     new_fields = {"best_time_start", "best_time_end", "for_whom_detail", "crisis_category"}
     old = make_task(due_at=T0).model_dump(mode="json", exclude=new_fields)
@@ -172,7 +172,7 @@ def test_it_loads_tasks_stored_before_the_time_asked_for_and_crisis_category(
 
 
 def test_the_store_orders_urgent_then_due_then_oldest(redis_conn: Any) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.create_task(make_task("late", due_at=T0 + timedelta(hours=8)))
     store.create_task(make_task("soon", due_at=T0 + timedelta(hours=1)))
     store.create_task(
@@ -191,7 +191,7 @@ def test_the_store_orders_urgent_then_due_then_oldest(redis_conn: Any) -> None:
 
 
 def test_the_store_keeps_an_append_only_audit_trail(redis_conn: Any) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.create_task(make_task())
     assert not store.create_task(make_task())  # a retried job: no second task, no second entry
     store.change_task("t1", "claim", "ana@center.org", T0)
@@ -211,7 +211,7 @@ def test_the_store_keeps_an_append_only_audit_trail(redis_conn: Any) -> None:
 def test_two_staff_claiming_at_once_get_one_owner(redis_conn: Any) -> None:
     import threading
 
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.create_task(make_task())
     winners: list[str] = []
     barrier = threading.Barrier(8)
@@ -248,7 +248,7 @@ def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
 def test_the_cli_lists_shows_claims_attempts_and_completes(
     redis_conn: Any, settings_env: dict[str, str]
 ) -> None:
-    Store(redis_conn).create_task(make_task(voicemail_ok=True))
+    make_store(redis_conn).create_task(make_task(voicemail_ok=True))
     assert (
         run_cli(
             settings_env,
@@ -274,7 +274,9 @@ def test_the_cli_lists_shows_claims_attempts_and_completes(
     again = run_cli(settings_env, "tasks", "done", "t1", "--by", "ana@center.org")
     assert again.returncode == 1 and "claim it before you done" in again.stderr
     show = json.loads(run_cli(settings_env, "tasks", "show", "t1", "--json").stdout)
-    assert [e["action"] for e in show["audit"]] == ["created", "claimed", "attempt", "done"]
+    actions = [e["action"] for e in show["audit"]]
+    assert actions == ["created", "claimed", "attempt", "done", "viewed"]  # this show, too
+    assert show["audit"][-1]["by"] == "cli"
     listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)
     assert [t["status"] for t in listed] == ["done"]
     assert json.loads(run_cli(settings_env, "tasks", "list", "--open", "--json").stdout) == []
@@ -283,7 +285,7 @@ def test_the_cli_lists_shows_claims_attempts_and_completes(
 def test_it_shows_the_new_fields_in_tasks_show_but_keeps_tasks_list_to_the_contract(
     redis_conn: Any, settings_env: dict[str, str]
 ) -> None:
-    Store(redis_conn).create_task(
+    make_store(redis_conn).create_task(
         make_task(**factories.crisis_for_brother("suicide", date(2026, 11, 25), NY))
     )
     listed = json.loads(run_cli(settings_env, "tasks", "list", "--json").stdout)

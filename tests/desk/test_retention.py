@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from intake import retention
 from intake.config import Settings
 from intake.flow.engine import Session
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, Store
 from intake.store.sessions import RETURNING_TTL
 from tests.support import factories
+from tests.support.stores import make_store
 
 from .test_lifecycle import run_cli
 
@@ -45,7 +46,7 @@ def kept_for(store: Store, task_id: str) -> None:
 
 
 def populate(redis: Redis) -> Store:
-    store = Store(redis)
+    store = make_store(redis)
     done_task(store, "old1", 31)
     done_task(store, "old2", 45, name="Jess Doe", kind="crisis", priority="urgent")
     kept_for(store, "old1")
@@ -66,7 +67,7 @@ def test_done_tasks_past_retention_vanish_with_their_audit_and_records(
     redis_conn: Redis, settings: Settings
 ) -> None:
     store = populate(redis_conn)
-    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    queue = JobQueue(DEFAULT_QUEUE, connection=redis_conn)
     failed = queue.enqueue("workers.jobs.confirm_to_caller", "old1", job_id="confirm-old1")
     FailedJobRegistry(queue=queue).add(failed, ttl=3600)  # a failed job keeps its arguments
 
@@ -120,7 +121,7 @@ def test_retention_zero_keeps_everything(redis_conn: Redis, settings: Settings) 
 def test_returning_markers_go_when_retention_is_shorter_than_their_ttl(
     redis_conn: Redis, settings: Settings
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     for number, age_days in (("+13125550111", 10), ("+13125550112", 1)):
         session = Session(
             flow="helpline",
@@ -133,7 +134,7 @@ def test_returning_markers_go_when_retention_is_shorter_than_their_ttl(
         )
         store.save_session(number, session)
         # As if saved `age_days` ago: what is left of its TTL.
-        for key in redis_conn.keys(f"intake:returning:sms:{number}"):
+        for key in redis_conn.keys(f"intake:returning:sms:{store.number_ref(number)}"):
             redis_conn.expire(key, RETURNING_TTL - age_days * 86400)
     week = replace(settings, retention_days=7)
     assert retention.purge(redis_conn, week, NOW).counts()["returning_markers"] == 1

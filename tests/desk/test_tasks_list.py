@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from intake.config import DEV_REDIS_URL_FILE
-from intake.store import Store
 from tests.support import factories
+from tests.support.stores import make_store
 
 
 def tasks_list(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -26,7 +26,7 @@ def tasks_list(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[st
 def test_it_prints_a_header_row_over_aligned_columns(
     redis_conn: Any, settings_env: dict[str, str], tmp_path: Path
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.create_task(factories.make_task("a1b2c3d4e5", callback_number="+13125550142"))
     store.create_task(factories.make_task("f6e5d4c3b2", kind="crisis", priority="urgent"))
 
@@ -51,7 +51,7 @@ def test_it_prints_a_header_row_over_aligned_columns(
 def test_it_uses_the_redis_that_make_run_started_when_redis_url_is_unset(
     redis_conn: Any, settings_env: dict[str, str], tmp_path: Path
 ) -> None:
-    Store(redis_conn).create_task(factories.make_task("a1b2c3d4e5"))
+    make_store(redis_conn).create_task(factories.make_task("a1b2c3d4e5"))
     url = settings_env.pop("REDIS_URL")
     (tmp_path / DEV_REDIS_URL_FILE).parent.mkdir()
     (tmp_path / DEV_REDIS_URL_FILE).write_text(url + "\n")

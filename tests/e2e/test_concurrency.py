@@ -38,6 +38,7 @@ from intake.flow import events as ev
 from intake.flow.engine import Flow, Session, Trigger, UserInput
 from intake.redis_server import RedisProcess, free_port, start_redis
 from intake.store import Store
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 
 from .support import (
@@ -91,7 +92,7 @@ class Stack:
         return [m.text or "" for m in root.iter("Message")]
 
     def store(self) -> Store:
-        return Store(Redis.from_url(self.redis.url))
+        return make_store(Redis.from_url(self.redis.url))
 
 
 @pytest.fixture(scope="module")

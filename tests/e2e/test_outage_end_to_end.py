@@ -26,7 +26,7 @@ from redis import Redis
 from twilio.request_validator import RequestValidator
 
 from intake.redis_server import RedisProcess, free_port, start_redis
-from intake.store import Store
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 
 from .support import base_env, sms_params, start_procfile, stop_group, wait_for_health
@@ -223,7 +223,7 @@ def wait_for(check: Any, timeout: float, what: str, stack: Stack) -> Any:
 def test_a_redis_outage_loses_no_request_and_doubles_none(stack: Stack) -> None:
     # with Redis up all along: what each person should hear
     expected = run(stack, numbers(100, N), "+13125550200", "+13125550300", outage=False)
-    wait_for(lambda: len(Store(stack.redis_conn()).list_tasks()) == N + 2, 20, "tasks", stack)
+    wait_for(lambda: len(make_store(stack.redis_conn()).list_tasks()) == N + 2, 20, "tasks", stack)
 
     texters, caller, crisis = numbers(400, N), "+13125550500", "+13125550600"
     got = run(stack, texters, caller, crisis, outage=True)
@@ -235,7 +235,7 @@ def test_a_redis_outage_loses_no_request_and_doubles_none(stack: Stack) -> None:
     back = time.monotonic()
 
     def all_tasks() -> list[Any]:
-        tasks = Store(stack.redis_conn()).list_tasks()
+        tasks = make_store(stack.redis_conn()).list_tasks()
         return tasks if len(tasks) >= 2 * (N + 2) else []
 
     tasks = wait_for(all_tasks, REPLAY_DEADLINE, "every task", stack)
@@ -263,8 +263,7 @@ def test_a_redis_outage_loses_no_request_and_doubles_none(stack: Stack) -> None:
 
 def rq_idle(conn: Redis) -> bool:
     """No job waiting in the queues (escalations are scheduled minutes ahead)."""
-    from rq import Queue
-
+    from intake.queues import JobQueue
     from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 
-    return all(Queue(name, connection=conn).count == 0 for name in (URGENT_QUEUE, DEFAULT_QUEUE))
+    return all(JobQueue(name, connection=conn).count == 0 for name in (URGENT_QUEUE, DEFAULT_QUEUE))

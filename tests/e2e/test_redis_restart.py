@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from intake import create_app
 from intake.config import Settings
 from intake.devserver import REDIS_CONF
+from intake.queues import JobQueue
 from intake.redis_server import RedisProcess, start_redis
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from tests.e2e.support import base_env
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.web.conftest import replies, sign, twilio_sms_params
 
@@ -54,7 +55,8 @@ def stop(redis: RedisProcess, how: signal.Signals) -> None:
 def burst_worker(env: dict[str, str], redis_url: str, cwd: Path) -> None:
     """The Procfile's `rq worker` as a real process, in burst mode: run what is queued, exit."""
     rq = str(Path(sys.executable).parent / "rq")
-    command = [rq, "worker", "--burst", "--url", redis_url, URGENT_QUEUE, DEFAULT_QUEUE]
+    command = [rq, "worker", "--burst", "--serializer", "rq.serializers.JSONSerializer"]
+    command += ["--url", redis_url, URGENT_QUEUE, DEFAULT_QUEUE]
     result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -81,9 +83,9 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
             assert "(312) 555-0142" in done[0]  # the confirmation: the request was accepted
 
             conn = Redis.from_url(redis.url)
-            [job] = Queue(DEFAULT_QUEUE, connection=conn).get_jobs()
+            [job] = JobQueue(DEFAULT_QUEUE, connection=conn).get_jobs()
             assert job.func_name == "workers.jobs.create_task"
-            assert Store(conn).list_tasks() == []  # queued, not yet processed
+            assert make_store(conn).list_tasks() == []  # queued, not yet processed
             conn.close()
 
             if how == signal.SIGKILL:
@@ -94,7 +96,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
             burst_worker({**base_env(tmp_path), **env}, redis.url, tmp_path)
 
             conn = Redis.from_url(redis.url)
-            [task] = Store(conn).list_tasks()
+            [task] = make_store(conn).list_tasks()
             assert task.as_json() | {"id": "-", "created_at": "-"} == {
                 "id": "-",
                 "kind": "callback",
@@ -114,7 +116,7 @@ def test_it_loses_no_request_when_redis_restarts_before_a_worker_runs(
                 "topics": ["anxiety"],
             }
             for name in (URGENT_QUEUE, DEFAULT_QUEUE):
-                assert Queue(name, connection=conn).count == 0
+                assert JobQueue(name, connection=conn).count == 0
                 assert FailedJobRegistry(name, connection=conn).count == 0
             conn.close()
             # and staff heard of it once, from the worker that ran after the restart

@@ -24,17 +24,18 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from intake import notifications as n
-from intake.conversation import CREATE_TASK_JOB, TASK_RETRY
+from intake.conversation import TASK_RETRY
+from intake.queues import fetch_job
 from intake.redis_server import RedisProcess, start_redis
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
+from tests.support.stores import TEST_LOOKUP_KEY, make_store
 from tests.support.twilio_emulator import TwilioEmulator
-from tests.support.worker import new_task
+from tests.support.worker import enqueue_task, new_task
 from workers.jobs import PAUSE_VARIABLE
 
 from .support import base_env, procfile_commands
@@ -106,14 +107,8 @@ def kill_tree(process: subprocess.Popen[bytes]) -> None:
 
 
 def enqueue(redis: Redis, task: Task) -> None:
-    """Queue create_task as the web layer does (intake/conversation.py)."""
-    Queue(n.queue_name(task), connection=redis).enqueue(
-        CREATE_TASK_JOB,
-        task.model_dump(mode="json"),
-        job_id=f"create-task-{task.id}",
-        retry=TASK_RETRY,
-        description=f"create {task.kind} task {task.id}",
-    )
+    """Stage the task and queue create_task as the web layer does (intake/conversation.py)."""
+    enqueue_task(redis, task, retry=TASK_RETRY)
 
 
 def wait_until(check: Any, timeout: float, what: str, workers: Workers) -> None:
@@ -156,8 +151,8 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
             first = workers.start("worker-1", **{PAUSE_VARIABLE: f"create_task:stored={marker}"})
             enqueue(conn, stored)
             wait_until(marker.exists, PAUSE_TIMEOUT, "worker 1 inside create_task", workers)
-            assert [t.id for t in Store(conn).list_tasks()] == [stored.id]
-            assert Store(conn).notifications_due() == [stored.id]  # staff not told yet
+            assert [t.id for t in make_store(conn).list_tasks()] == [stored.id]
+            assert make_store(conn).notifications_due() == [stored.id]  # staff not told yet
 
             # 2. another stops inside a staff text that Twilio accepted, before the answer
             texted = new_task(kind="crisis", callback_number="+13125550177")
@@ -176,13 +171,15 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
 
             # 4. a new worker finishes what they left
             workers.start("worker-3")
-            sms_jobs = [f"notify-sms-{t.id}-{n.digest(ON_CALL)}" for t in (stored, texted)]
+            sms_jobs = [
+                f"notify-sms-{t.id}-{n.digest(ON_CALL, TEST_LOOKUP_KEY)}" for t in (stored, texted)
+            ]
             jobs = [f"create-task-{stored.id}", f"create-task-{texted.id}", *sms_jobs]
 
             def finished() -> bool:
                 return all(
                     Job.exists(j, connection=conn)
-                    and Job.fetch(j, connection=conn).get_status() == JobStatus.FINISHED
+                    and fetch_job(j, conn).get_status() == JobStatus.FINISHED
                     for j in jobs
                 )
 
@@ -192,7 +189,7 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
             workers.stop_all()
 
         # each task once, with one "created" entry
-        store = Store(conn)
+        store = make_store(conn)
         assert sorted(t.id for t in store.list_tasks()) == sorted([stored.id, texted.id])
         for task in (stored, texted):
             assert [e.action for e in store.audit(task.id)] == ["created"]
@@ -202,7 +199,7 @@ def test_a_killed_worker_loses_no_task_and_sends_no_text_twice(
         assert [b for b in bodies if texted.id in b] == [held.body]
         assert [b for b in bodies if stored.id in b] != []
         held_sid = twilio.messages[0]["sid"]
-        assert Job.fetch(sms_jobs[1], connection=conn).return_value() == held_sid
+        assert fetch_job(sms_jobs[1], conn).return_value() == held_sid
         assert len(twilio.lookups) == 1
         assert store.notifications_due() == []  # staff count as told for both
         for name in (URGENT_QUEUE, DEFAULT_QUEUE):

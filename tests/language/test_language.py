@@ -12,7 +12,7 @@ from .evaluate import evaluate, load_flow, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-FLOOR = {"crisis_recall": 0.99, "intent_accuracy": 0.95, "calm_false_alarms": 0.06}
+FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.95, "calm_false_alarms": 0.05}
 
 
 @pytest.mark.parametrize(
@@ -58,6 +58,12 @@ def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     assert correct("anxiet") == "anxiety"  # 6 letters: one edit
     assert correct("anxxxety") != "anxiety" or len("anxxxety") >= 8  # long: two edits at most
     assert correct("zzzzzzzzzz") == "zzzzzzzzzz"  # nothing near: left alone
+
+
+def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
+    assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
+    found = flow.language.read("ya no kiero bibir", "es").crisis
+    assert found is not None and found[0] == "suicide"
 
 
 @pytest.mark.parametrize(
@@ -165,6 +171,12 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("im not suicidal but i burned myself again tonight", "self_harm"),
         ("cant talk hes here", "danger"),
         ("he keeps talking about ending it", "suicide"),
+        ("cutting", "self_harm"),  # one word, but the model is sure
+        ("need a safe place to stay tonight", "danger"),
+        ("cant promise ill be safe tonight", "suicide"),
+        ("took the safety off, its in my lap", "suicide"),
+        ("wish i had died in the fire instead of my wife", "suicide"),
+        ("a man is down behind the store, somebody bring narcan", "overdose"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -184,10 +196,44 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
         "trying to cut back on energy drinks",
         "no suicidal thoughts, just tired",
         "my boss is gonna kill me if im late",
+        "my wife says shell kill me if i forget our anniversary, shes joking",
+        "my nephew got a nerf gun for his birthday",
+        "i get short of breath every time i go in a crowded store, is that panic",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
     assert flow.language.read(text, "en").crisis is None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("held my hand on the stove on purpose tonight", "en"),
+        ("me quemé con la plancha a propósito", "es"),
+    ],
+)
+def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, lang: str) -> None:
+    found = flow.language.read(text, lang).crisis
+    assert found is not None and found[0] == "self_harm"
+
+
+def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:
+    calm = flow.language.rules.calm_categories
+    assert "all" in calm("he was joking", "he was joking")
+    assert "all" not in calm("im not joking", "im not joking")
+    assert "all" not in calm("no es broma", "no es broma")
+    assert "self_harm" in calm("burned it on the stove", "burned it on the stove")
+    assert calm("burned it on the stove on purpose", "burned it on the stove on purpose") == set()
+    stove = "burned it on the stove not on purpose"
+    assert "self_harm" in calm(stove, stove)
+
+
+def test_it_regenerates_the_promoted_splits_file() -> None:
+    from .promote import TARGET, render
+
+    first = TARGET.read_text("utf-8").splitlines()[0]
+    names = first.split("development splits ")[1].split(" (")[0].split(", ")
+    assert render(names) == TARGET.read_text("utf-8")
 
 
 def test_it_keeps_the_evaluation_split_apart_from_the_training_examples(flow: Flow) -> None:

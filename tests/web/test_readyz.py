@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from rq import Queue
 
 from intake import create_app
 from intake.config import Settings
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from tests.support.net import free_port
 
@@ -23,9 +23,9 @@ def test_it_is_ready_with_queue_depths_and_an_empty_spool(
     settings: Settings, redis_conn: Any, tmp_path: Path
 ) -> None:
     app = ready_app(settings, tmp_path)
-    Queue(URGENT_QUEUE, connection=redis_conn).enqueue("workers.jobs.create_task", "a")
+    JobQueue(URGENT_QUEUE, connection=redis_conn).enqueue("workers.jobs.create_task", "a")
     for _ in range(2):
-        Queue(DEFAULT_QUEUE, connection=redis_conn).enqueue("workers.jobs.create_task", "b")
+        JobQueue(DEFAULT_QUEUE, connection=redis_conn).enqueue("workers.jobs.create_task", "b")
 
     response = app.test_client().get("/readyz")
 

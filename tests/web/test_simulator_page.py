@@ -1,10 +1,11 @@
-"""/simulator: off by default (404), loopback clients only, CSRF on its JSON endpoints, and its
+"""/simulator: off by default (404), loopback clients only, a token on its JSON endpoints, and its
 JSON endpoints drive the real webhooks over HTTP (the app served by werkzeug)."""
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ from werkzeug.serving import make_server
 from intake import create_app
 from intake.config import Settings
 from intake.simulator import HIDDEN_CALLER_ID
+from intake.web import simulator
 from tests.support.worker import work
 
 TEXTER = "+13125550142"
@@ -43,6 +45,7 @@ class Browser:
     """A test client whose requests reach the served port, as a browser's would."""
 
     def __init__(self, app: Flask, port: int) -> None:
+        self.app = app
         self.client = app.test_client()
         self.base = f"https://localhost:{port}"
 
@@ -120,7 +123,7 @@ def test_the_page_has_its_own_script_free_inline_csp(sim_app: Flask) -> None:
     assert sim_app.test_client().get("/simulator/static/simulator.js").status_code == 200
 
 
-def test_its_json_endpoints_refuse_a_post_without_the_csrf_token(
+def test_its_json_endpoints_refuse_a_post_without_the_pages_token_or_from_elsewhere(
     browser: Browser, redis_conn: Redis
 ) -> None:
     token(browser)  # a session exists, but this post does not carry its token
@@ -128,6 +131,19 @@ def test_its_json_endpoints_refuse_a_post_without_the_csrf_token(
         assert (
             browser.post(path, {"from": TEXTER, "body": "hi", "action": "start"}).status_code == 400
         )
+    csrf = token(browser)
+    with browser.app.test_request_context():
+        stale = simulator.token(now=time.time() - simulator.TOKEN_MAX_AGE - 60)
+    for refused in (stale, csrf + "0", "", "."):
+        response = browser.post("/simulator/call", {"action": "start", "from": TEXTER}, refused)
+        assert response.status_code == 400
+    cross = browser.client.post(
+        "/simulator/call",
+        json={"action": "start", "from": TEXTER},
+        headers={"X-CSRFToken": csrf, "Origin": "http://evil.example"},
+        base_url=browser.base,
+    )
+    assert cross.status_code == 400
     assert redis_conn.dbsize() == 0  # nothing reached the webhooks
 
 

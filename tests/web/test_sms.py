@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 
 from intake.config import Settings
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from tests.support.stores import make_store
 
 from .conftest import TEXTER, replies, sign, twilio_sms_params
 
@@ -26,10 +29,10 @@ def store(app: Flask) -> Store:
 
 def run_worker(redis_conn: Any) -> None:
     queues = [
-        Queue(URGENT_QUEUE, connection=redis_conn),
-        Queue(DEFAULT_QUEUE, connection=redis_conn),
+        JobQueue(URGENT_QUEUE, connection=redis_conn),
+        JobQueue(DEFAULT_QUEUE, connection=redis_conn),
     ]
-    SimpleWorker(queues, connection=redis_conn).work(burst=True)
+    SimpleWorker(queues, connection=redis_conn, serializer=JSONSerializer).work(burst=True)
 
 
 def test_it_rejects_a_missing_signature_and_stores_nothing(
@@ -176,7 +179,7 @@ def test_it_answers_crisis_language_at_once_and_queues_an_urgent_task(
     messages = text("I want to end my life")
     assert len(messages) == 1
     assert "988" in messages[0] and "911" in messages[0] and "(727) 391-7001" in messages[0]
-    assert Queue(URGENT_QUEUE, connection=redis_conn).count == 1
+    assert JobQueue(URGENT_QUEUE, connection=redis_conn).count == 1
     text("i might kill myself")  # same conversation: still one urgent task
     run_worker(redis_conn)
     [task] = store(app).list_tasks()
@@ -190,10 +193,10 @@ def test_it_queues_a_callback_task_that_a_worker_writes(
 ) -> None:
     for body in ["ANXIETY", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES"]:
         text(body)
-    assert Queue(DEFAULT_QUEUE, connection=redis_conn).count == 0
+    assert JobQueue(DEFAULT_QUEUE, connection=redis_conn).count == 0
     done = text("YES")
     assert "(312) 555-0199" in done[0]
-    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    queue = JobQueue(DEFAULT_QUEUE, connection=redis_conn)
     [job] = queue.get_jobs()
     assert job.func_name == "workers.jobs.create_task"
     run_worker(redis_conn)
@@ -402,7 +405,7 @@ def test_a_session_cookie_older_than_the_session_ttl_brings_nothing_back(
     assert cookie is not None
     keys = app.extensions["intake"].keys
     payload = keys.decrypt((cookie.value + "=" * (-len(cookie.value) % 4)).encode())
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert (store.load_session("sms", TEXTER) or pytest.fail()).state.startswith("callback")
 
     def resend_with_cookie_sealed_at(at: int) -> str:

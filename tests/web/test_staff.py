@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import html
+import io
 import logging
 import re
 import time
@@ -25,6 +27,7 @@ from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import CRISIS_CATEGORIES, Task
 from intake.web.staff import present
+from intake.web.staff.admin import EXPORT_COLUMNS
 from tests.support import factories
 
 from .conftest import sign, twilio_sms_params
@@ -185,48 +188,161 @@ def test_it_refuses_a_wrong_password_and_an_unknown_email_alike(auth: Auth) -> N
     assert auth.client.get("/staff/").status_code == 303
 
 
-def test_it_locks_an_account_after_repeated_failures_until_the_lock_expires(
-    settings: Settings, redis_conn: Redis
-) -> None:
-    app = create_app(dataclasses.replace(settings, login_max_failures=3, login_lockout_minutes=2))
+def throttled_app(settings: Settings, free: int = 2, cap: int = 8, proxies: int = 1) -> Flask:
+    app = create_app(
+        dataclasses.replace(
+            settings,
+            login_free_failures=free,
+            login_max_delay_seconds=cap,
+            trusted_proxies=proxies,
+        )
+    )
     add_staff(app, ANA)
-    auth = Auth(app.test_client())
-    for _ in range(2):
-        assert "Wrong email or password." in text(auth.login(password="guess"))
-    third = auth.login(password="guess")
-    assert "locked for up to 2 minutes" in text(third)
-    refused = auth.login()  # the right password does not help while locked
-    assert "locked" in text(refused)
-    assert auth.client.get("/staff/").status_code == 303
-
-    [lock] = redis_conn.scan_iter("*login-locked*")
-    assert 110 < redis_conn.ttl(lock) <= 120
-    redis_conn.pexpire(lock, 1)  # as if two minutes had passed
-    time.sleep(0.01)
-    assert auth.login().status_code == 303
+    return app
 
 
-def test_it_locks_unknown_emails_too_so_a_lock_reveals_nothing(
+def from_address(address: str) -> dict[str, Any]:
+    """Headers of a request that came through the load balancer from `address`."""
+    return {"headers": {"X-Forwarded-For": address}}
+
+
+def time_passes(redis_conn: Redis) -> None:
+    """As if every sign-in wait were over (the failures are still counted)."""
+    for key in redis_conn.scan_iter("intake:login-throttle:*"):
+        redis_conn.hset(key, "until", 0)
+
+
+ATTACKER = "203.0.113.7"
+ANA_AT_HOME = "198.51.100.4"
+
+
+def test_it_slows_failures_down_per_account_and_client_with_growing_delays(
     settings: Settings, redis_conn: Redis
 ) -> None:
-    app = create_app(dataclasses.replace(settings, login_max_failures=2))
-    auth = Auth(app.test_client())
-    auth.login("nobody@center.org", "guess")
-    assert "locked" in text(auth.login("nobody@center.org", "guess"))
+    attacker = Auth(throttled_app(settings).test_client())
+    for _ in range(2):  # the free failures
+        response = attacker.login(password="guess", **from_address(ATTACKER))
+        assert (response.status_code, text(response).count("Try again")) == (200, 0)
+    waits = []
+    for _ in range(5):
+        response = attacker.login(password="guess", **from_address(ATTACKER))
+        assert response.status_code == 200
+        assert "Wrong email or password." in text(response)
+        waits.append(int(re.findall(r"Try again in (\d+) seconds", text(response))[0]))
+        waiting = attacker.login(**from_address(ATTACKER))  # even the right password waits
+        assert waiting.status_code == 429
+        assert int(waiting.headers["Retry-After"]) <= waits[-1]
+        assert "Too many failed sign-ins for this account from here." in text(waiting)
+        time_passes(redis_conn)
+    assert waits == [2, 4, 8, 8, 8]  # doubling, up to LOGIN_MAX_DELAY_SECONDS
+    assert attacker.login(**from_address(ATTACKER)).status_code == 303  # after the wait
 
 
-def test_it_rate_limits_sign_in_posts_per_address(
-    auth: Auth, bo: Auth, staff_app: Flask, redis_conn: Redis
+def test_nobody_can_lock_the_real_user_out(settings: Settings, redis_conn: Redis) -> None:
+    app = throttled_app(settings)
+    attacker = Auth(app.test_client())
+    for _ in range(20):
+        attacker.login(password="guess", **from_address(ATTACKER))
+    assert attacker.login(**from_address(ATTACKER)).status_code == 429
+    ana = Auth(app.test_client())
+    assert ana.login(**from_address(ANA_AT_HOME)).status_code == 303  # another client: no wait
+    # Nor does anyone else wait for it: another account from the attacker's own address.
+    add_staff(app, BO)
+    assert Auth(app.test_client()).login(BO, **from_address(ATTACKER)).status_code == 303
+    keys = b" ".join(redis_conn.scan_iter("intake:login-*"))
+    assert keys and ANA.encode() not in keys and ATTACKER.encode() not in keys
+
+
+def test_a_browser_that_signed_in_before_is_a_client_of_its_own(
+    settings: Settings, redis_conn: Redis
 ) -> None:
-    store_of(staff_app).create_task(make_task())
-    for n in range(9):  # Bo's sign-in was the first; a new email each time, so no lockout
-        assert auth.login(f"guess{n}@center.org", "guess").status_code == 200
-    response = auth.login()
-    assert response.status_code == 429
-    assert "Too many sign-in attempts" in text(response)
-    assert auth.client.get("/staff/login").status_code == 200  # only sign-in POSTs count
-    assert "Claimed: it is yours now." in text(bo.act("t1", "claim"))
+    # Everyone has one address, as behind a load balancer without TRUSTED_PROXIES, or one office.
+    app = throttled_app(settings, proxies=0)
+    ana = Auth(app.test_client())
+    first = ana.login()
+    assert first.status_code == 303
+    [device] = [c for c in first.headers.getlist("Set-Cookie") if c.startswith("staff_device=")]
+    flags = [part.strip() for part in device.split(";")]
+    assert {"Secure", "HttpOnly", "SameSite=Lax", "Path=/staff/login"} <= set(flags)
+    assert "ana" not in flags[0] and "center" not in flags[0]
+    ana.logout()
+    attacker = Auth(app.test_client())
+    for _ in range(20):
+        attacker.login(password="guess")
+    assert attacker.login().status_code == 429
+    assert ana.login().status_code == 303  # her own browser: not slowed by the attacker
+    assert Auth(app.test_client()).login().status_code == 429  # a new browser shares the address
+    attacker.client.set_cookie(
+        "staff_device", flags[0].partition("=")[2] + "x", path="/staff/login"
+    )
+    assert attacker.login().status_code == 429  # a forged or altered device cookie is no help
+    attacker.client.set_cookie("staff_device", "n.1.é", path="/staff/login")
+    assert attacker.login().status_code == 429
+
+
+def test_it_answers_unknown_emails_as_it_answers_known_ones(
+    settings: Settings, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake.web.staff import auth as staff_auth
+
+    hashed: list[str] = []
+    real_check = staff_auth.check_password_hash
+
+    def counting(stored: str, password: str) -> bool:
+        hashed.append(password)
+        return real_check(stored, password)
+
+    monkeypatch.setattr(staff_auth, "check_password_hash", counting)
+    app = throttled_app(settings)
+
+    def attempts(email: str) -> tuple[list[tuple[int, str]], int]:
+        hashed.clear()
+        client = Auth(app.test_client())
+        seen = []
+        for _ in range(5):
+            response = client.login(email, "guess", **from_address(ATTACKER))
+            seen.append((response.status_code, text(response).replace(email, "EMAIL")))
+        return seen, len(hashed)
+
+    known = attempts(ANA)
+    unknown = attempts("nobody@center.org")
+    assert known == unknown
+    assert [status for status, _ in known[0]] == [200, 200, 200, 429, 429]
+    assert known[1] == 3  # a password is checked only when a try is allowed, for both alike
+
+
+def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(
+    settings: Settings, redis_conn: Redis
+) -> None:
+    app = throttled_app(settings, free=100)  # only the flood guard: 30 a minute
+    behind = Auth(app.test_client())
+    for _ in range(30):
+        assert behind.login(password="guess", **from_address(ATTACKER)).status_code == 200
+    blocked = behind.login(**from_address(ATTACKER))
+    assert blocked.status_code == 429
+    assert "Too many sign-in attempts" in text(blocked)
+    # another person behind the same load balancer is not refused with them
+    assert behind.login(**from_address(ANA_AT_HOME)).status_code == 303
     assert all(k.startswith(b"intake:ratelimit:") for k in redis_conn.scan_iter("*LIMIT*"))
+
+
+def test_a_forged_x_forwarded_for_changes_nothing_without_trusted_proxies(
+    settings: Settings, redis_conn: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    attacker = Auth(throttled_app(settings, proxies=0).test_client())
+    for n in range(3):  # a new forged address each time: still one client
+        attacker.login(password="guess", **from_address(f"192.0.2.{n}"))
+    assert attacker.login(**from_address("192.0.2.99")).status_code == 429
+    warnings = [r for r in caplog.records if "TRUSTED_PROXIES is 0" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"  # once, not every request
+
+
+def test_it_does_not_warn_about_proxies_when_none_is_in_front(
+    settings: Settings, redis_conn: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct = Auth(throttled_app(settings, proxies=0).test_client())
+    assert direct.login().status_code == 303
+    assert "TRUSTED_PROXIES" not in caplog.text
 
 
 def test_it_refuses_forms_without_a_csrf_token(ana: Auth, staff_app: Flask) -> None:
@@ -259,6 +375,7 @@ def test_it_sets_secure_http_only_same_site_session_cookies(auth: Auth) -> None:
     assert "Secure" in flags
     assert "HttpOnly" in flags
     assert "SameSite=Lax" in flags
+    assert "Path=/staff" in flags  # never sent to the webhooks
     assert any(f.startswith("Expires=") for f in flags)
     assert not any("remember" in c for c in response.headers.getlist("Set-Cookie"))
 
@@ -268,10 +385,10 @@ def test_it_signs_out_after_the_idle_time_and_polling_does_not_count(
 ) -> None:
     assert staff_app.permanent_session_lifetime == timedelta(minutes=30)
     assert staff_app.config["SESSION_REFRESH_EACH_REQUEST"] is True
-    with ana.client.session_transaction() as session:
+    with ana.client.session_transaction("/staff/") as session:
         seen = session["seen"]
     assert ana.client.get("/staff/queue.json").status_code == 200
-    with ana.client.session_transaction() as session:
+    with ana.client.session_transaction("/staff/") as session:
         assert session["seen"] == seen
         session["seen"] = time.time() - 31 * 60
     response = ana.client.get("/staff/", follow_redirects=True)
@@ -463,7 +580,8 @@ def test_it_walks_a_task_through_its_lifecycle_with_an_audit_entry_each_step(
     assert "Marked done." in text(ana.act("t1", "done", note="booked an intake"))
     assert "Reopened." in text(ana.act("t1", "reopen"))
 
-    assert [(e.by, e.action, e.detail) for e in store.audit("t1")] == [
+    changes = [e for e in store.audit("t1") if e.action != "viewed"]  # each page view is one too
+    assert [(e.by, e.action, e.detail) for e in changes] == [
         ("system", "created", "normal callback via sms"),
         (ANA, "claimed", ""),
         (ANA, "attempt", "no_answer: rang 10 times"),
@@ -497,7 +615,9 @@ def test_it_refuses_invalid_transitions_with_a_clear_message(ana: Auth, staff_ap
     store_of(staff_app).create_task(make_task())
     assert "Not done: task t1 is new: claim it before you done" in text(ana.act("t1", "done"))
     assert "Not done: task t1 is new, not done: nothing to reopen" in text(ana.act("t1", "reopen"))
-    assert [e.action for e in store_of(staff_app).audit("t1")] == ["created"]
+    assert [e.action for e in store_of(staff_app).audit("t1") if e.action != "viewed"] == [
+        "created"
+    ]
 
 
 def test_it_refuses_a_voicemail_the_person_did_not_allow(ana: Auth, staff_app: Flask) -> None:
@@ -585,29 +705,115 @@ def test_it_has_words_for_every_crisis_category() -> None:
     assert set(present.CRISIS) == set(CRISIS_CATEGORIES) == set(crisis["categories"])
 
 
-def test_it_counts_sign_ins_per_client_behind_a_trusted_proxy(settings: Settings) -> None:
-    from dataclasses import replace
-
-    from intake import create_app
-
-    app = create_app(replace(settings, trusted_proxies=1))
-    add_staff(app, ANA)
-    behind = Auth(app.test_client())
-    for n in range(10):
-        response = behind.login(
-            f"guess{n}@center.org", "guess", headers={"X-Forwarded-For": "203.0.113.7"}
-        )
-        assert response.status_code == 200
-    blocked = behind.login(headers={"X-Forwarded-For": "203.0.113.7"})
-    assert blocked.status_code == 429
-    # another person behind the same load balancer is not locked out with them
-    other = behind.login(headers={"X-Forwarded-For": "198.51.100.4"})
-    assert other.status_code == 303
-
-
 def test_it_says_how_long_ago_a_task_came_in(ana: Auth, staff_app: Flask) -> None:
     store_of(staff_app).create_task(make_task())  # three minutes old
     store_of(staff_app).create_task(make_task("t2", created_at=datetime.now(UTC)))
     assert "(3 min ago)" in text(ana.client.get("/staff/tasks/t1"))
     page = text(ana.client.get("/staff/tasks/t2"))
     assert "(just now)" in page and "just now ago" not in page
+
+
+# --- the admin role, and who saw what ------------------------------------------------
+
+
+def test_it_gives_others_a_plain_403_on_admin_pages(ana: Auth, staff_app: Flask) -> None:
+    store_of(staff_app).create_task(make_task())
+    for path in ("/staff/admin/accounts", "/staff/admin/export.csv"):
+        response = ana.client.get(path)
+        assert response.status_code == 403, path
+        assert response.mimetype == "text/html"
+        assert "Only an admin can open this page." in text(response)
+        assert NAME not in response.get_data(as_text=True)
+    token = csrf_token(ana.client, "/staff/")
+    refused = ana.client.post(
+        "/staff/admin/accounts/disable", data={"csrf_token": token, "email": BO}
+    )
+    assert refused.status_code == 403
+    assert not store_of(staff_app).get_staff(BO).disabled  # type: ignore[union-attr]
+    assert "Accounts" not in text(ana.client.get("/staff/"))
+    assert store_of(staff_app).audit("t1")[-1].action == "created"  # nothing was exported
+
+
+def test_it_sends_signed_out_visitors_to_sign_in_from_admin_pages(
+    auth: Auth, staff_app: Flask
+) -> None:
+    response = auth.client.get("/staff/admin/accounts")
+    assert response.status_code == 303
+    assert response.location.startswith("/staff/login")
+
+
+def test_it_lets_an_admin_disable_and_enable_accounts_ending_their_sessions(
+    ana: Auth, bo: Auth, staff_app: Flask
+) -> None:
+    page = bo.client.get("/staff/admin/accounts")
+    assert page.status_code == 200
+    assert f"{ANA} admissions active Disable" in text(page)
+    assert f"{BO} admin active you" in text(page)  # no button to disable oneself
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    response = bo.client.post(
+        "/staff/admin/accounts/disable",
+        data={"csrf_token": token, "email": ANA},
+        follow_redirects=True,
+    )
+    assert f"{ANA} disabled." in text(response)
+    assert f"{ANA} admissions disabled Enable" in text(response)
+    assert ana.client.get("/staff/").status_code == 303  # signed out at once
+    assert "Wrong email or password." in text(ana.login())
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    bo.client.post("/staff/admin/accounts/enable", data={"csrf_token": token, "email": ANA})
+    assert ana.login().status_code == 303
+
+
+def test_the_account_forms_need_their_csrf_token_and_an_admin_cannot_disable_themselves(
+    bo: Auth, staff_app: Flask
+) -> None:
+    response = bo.client.post("/staff/admin/accounts/disable", data={"email": ANA})
+    assert response.status_code == 400
+    assert not store_of(staff_app).get_staff(ANA).disabled  # type: ignore[union-attr]
+    token = csrf_token(bo.client, "/staff/admin/accounts")
+    response = bo.client.post(
+        "/staff/admin/accounts/disable",
+        data={"csrf_token": token, "email": BO},
+        follow_redirects=True,
+    )
+    assert "You cannot disable your own account." in text(response)
+    assert not store_of(staff_app).get_staff(BO).disabled  # type: ignore[union-attr]
+
+
+def test_it_exports_open_tasks_with_only_what_staff_need_and_audits_it(
+    bo: Auth, staff_app: Flask
+) -> None:
+    store = store_of(staff_app)
+    store.create_task(
+        make_task(name='=HYPERLINK("http://evil")', for_whom_detail="my son", best_time="noon")
+    )
+    store.create_task(make_task("t2", status="done"))
+    response = bo.client.get("/staff/admin/export.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["id"] for r in rows] == ["t1"]  # open tasks only
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert rows[0]["callback_number"] == NUMBER  # a number stays a number
+    assert rows[0]["name"] == '\'=HYPERLINK("http://evil")'  # a spreadsheet will not run it
+    body = response.get_data(as_text=True)
+    assert "my son" not in body and "noon" not in body  # no free text
+    [entry] = [e for e in store.audit("t1") if e.action == "exported"]
+    assert entry.by == BO
+    assert not [e for e in store.audit("t2") if e.action == "exported"]
+
+
+def test_every_view_of_a_task_page_is_an_audit_entry(ana: Auth, bo: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task())
+    ana.client.get("/staff/tasks/t1")
+    page = bo.client.get("/staff/tasks/t1")
+    views = [(e.by, e.action) for e in store.audit("t1") if e.action == "viewed"]
+    assert views == [(ANA, "viewed"), (BO, "viewed")]
+    assert "Who saw these details (2) " in text(page)  # this view included, newest first
+    assert re.search(rf"{BO} viewed .* {ANA} viewed", text(page))
+    ana.client.get("/staff/queue.json")  # the queue holds no personal details: not audited
+    ana.client.get("/staff/")
+    assert len([e for e in store.audit("t1") if e.action == "viewed"]) == 2

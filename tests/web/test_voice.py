@@ -14,12 +14,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 
 from intake import create_app
 from intake.config import Settings
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.queues import JobQueue
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.web import carry
+from tests.support.stores import make_store
 
 from .conftest import sign
 
@@ -91,8 +94,8 @@ def app_at(settings: Settings, now: datetime) -> Flask:
 
 
 def run_worker(redis_conn: Any) -> None:
-    queues = [Queue(n, connection=redis_conn) for n in (URGENT_QUEUE, DEFAULT_QUEUE)]
-    SimpleWorker(queues, connection=redis_conn).work(burst=True)
+    queues = [JobQueue(n, connection=redis_conn) for n in (URGENT_QUEUE, DEFAULT_QUEUE)]
+    SimpleWorker(queues, connection=redis_conn, serializer=JSONSerializer).work(burst=True)
 
 
 def test_it_refuses_unsigned_calls_and_stores_nothing(client: FlaskClient, redis_conn: Any) -> None:
@@ -284,6 +287,7 @@ def test_business_hours_follow_the_configured_days_hours_and_zone(settings: Sett
             "PUBLIC_BASE_URL": "https://x.example.org",
             "SECRET_KEY": "s" * 20,
             "ENCRYPTION_KEYS": settings.encryption_keys[0],
+            "LOOKUP_KEY": settings.lookup_key,
             "BUSINESS_DAYS": "sat-sun",
             "BUSINESS_HOURS": "10:00-14:00",
             "BUSINESS_TIMEZONE": "America/Los_Angeles",
@@ -365,7 +369,7 @@ def ticking_app(settings: Settings, start: datetime) -> Flask:
 
 
 def stored(redis_conn: Any, call: Call) -> tuple[str, datetime] | None:
-    session = Store(redis_conn).load_session("voice", call.sid)
+    session = make_store(redis_conn).load_session("voice", call.sid)
     return None if session is None else (session.state, session.updated_at)
 
 
@@ -398,7 +402,7 @@ def test_a_replayed_gather_action_neither_advances_twice_nor_queues_a_second_tas
             assert stored(redis_conn, call) == mid
         twiml = answer
     assert "Goodbye" in said(twiml) and stored(redis_conn, call) is None
-    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    queue = JobQueue(DEFAULT_QUEUE, connection=redis_conn)
     assert queue.count == 1
 
     for asked, key, answer in steps:  # every step again, after the call ended
@@ -407,7 +411,7 @@ def test_a_replayed_gather_action_neither_advances_twice_nor_queues_a_second_tas
     assert stored(redis_conn, call) is None  # nothing brought back
     assert queue.count == 1
     run_worker(redis_conn)
-    assert len(Store(redis_conn).list_tasks()) == 1
+    assert len(make_store(redis_conn).list_tasks()) == 1
 
 
 def test_a_replayed_dial_status_neither_rewinds_the_call_nor_brings_it_back(

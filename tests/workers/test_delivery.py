@@ -6,16 +6,19 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue, Retry, Worker
+from rq import Retry, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
 
 from intake import notifications
 from intake.notifications import digest, staff_email, staff_sms
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, Store
+from intake.queues import JobQueue, fetch_job
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from intake.tasks import Task
 from tests.support.crm import CrmServer
 from tests.support.mailbox import Mailbox
+from tests.support.stores import TEST_LOOKUP_KEY, make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import CRASH_ONCE_JOB, enqueue_task, new_task, queues, work, work_until
 
@@ -27,11 +30,11 @@ PERSONAL = ("Sam", "Rivera", "+1312555018", "3125550188", "opioid", "evening", "
 
 
 def sms_job(task: Task, number: str, redis: Redis) -> Job:
-    return Job.fetch(f"notify-sms-{task.id}-{digest(number)}", connection=redis)
+    return fetch_job(f"notify-sms-{task.id}-{digest(number, TEST_LOOKUP_KEY)}", redis)
 
 
 def failed_ids(redis: Redis, queue: str = DEFAULT_QUEUE) -> list[str]:
-    return FailedJobRegistry(queue=Queue(queue, connection=redis)).get_job_ids()
+    return FailedJobRegistry(queue=JobQueue(queue, connection=redis)).get_job_ids()
 
 
 def test_it_texts_each_on_call_number_without_personal_details(
@@ -51,7 +54,7 @@ def test_it_texts_each_on_call_number_without_personal_details(
             assert secret not in request.body
     assert "URGENT" in expected and task.id in expected
     assert f"https://intake.example.org/staff/tasks/{task.id}" in expected
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.notifications_due() == []
     assert store.get_task(task.id).delivery_failed is False  # type: ignore[union-attr]
 
@@ -76,7 +79,7 @@ def test_it_emails_staff_when_smtp_is_set(
         assert text.replace("\r\n", "\n") == body
         for secret in PERSONAL:
             assert secret not in subject + text
-    assert Store(redis_conn).notifications_due() == []
+    assert make_store(redis_conn).notifications_due() == []
 
 
 def test_it_posts_the_task_to_the_crm_signed(
@@ -98,7 +101,7 @@ def test_it_posts_the_task_to_the_crm_signed(
     }
     for secret in PERSONAL:
         assert secret not in delivery.body.decode()
-    assert Store(redis_conn).notifications_due() == []
+    assert make_store(redis_conn).notifications_due() == []
 
 
 def test_it_posts_the_whole_task_to_the_crm_when_asked(
@@ -114,7 +117,7 @@ def test_it_posts_the_whole_task_to_the_crm_when_asked(
     assert delivery.refused is None and delivery.status == 204
     payload = delivery.payload
     assert payload["event"] == "task.created"
-    assert payload["task"] == Store(redis_conn).get_task(task.id).as_detail()  # type: ignore[union-attr]
+    assert payload["task"] == make_store(redis_conn).get_task(task.id).as_detail()  # type: ignore[union-attr]
     assert payload["task"]["name"] == "Sam Rivera" and payload["task"]["kind"] == "crisis"
 
 
@@ -167,16 +170,16 @@ def test_it_texts_no_confirmation_otherwise(
 
 def test_it_never_texts_an_opted_out_caller(twilio: TwilioEmulator, redis_conn: Redis) -> None:
     task = new_task(channel="voice", from_number=CALLER, text_ok=True)
-    Store(redis_conn).opt_out(CALLER)
+    make_store(redis_conn).opt_out(CALLER)
     enqueue_task(redis_conn, task)
 
     work(redis_conn)
 
     assert twilio.attempts_to(CALLER) == []
     assert twilio.attempts_to(TYPED) == []
-    job = Job.fetch(f"confirm-{task.id}", connection=redis_conn)
+    job = fetch_job(f"confirm-{task.id}", redis_conn)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == "opted out"
-    assert Store(redis_conn).get_task(task.id).delivery_failed is False  # type: ignore[union-attr]
+    assert make_store(redis_conn).get_task(task.id).delivery_failed is False  # type: ignore[union-attr]
 
 
 def test_it_opts_out_on_21610_and_does_not_retry(twilio: TwilioEmulator, redis_conn: Redis) -> None:
@@ -193,14 +196,14 @@ def test_it_opts_out_on_21610_and_does_not_retry(twilio: TwilioEmulator, redis_c
     assert job.id in failed_ids(redis_conn, URGENT_QUEUE)
     failure = job.latest_result().exc_string or ""  # type: ignore[union-attr]
     assert "twilio error 21610" in failure and STAFF_1 not in failure  # the first try: not retried
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.is_opted_out(STAFF_1)
     stored = store.get_task(task.id)
     assert stored is not None and stored.delivery_failed
     flags = [e for e in store.audit(task.id) if e.action == "delivery_failed"]
     assert [e.detail for e in flags] == ["staff sms +1…01"]
     assert store.notifications_due() == [task.id]  # STAFF_1 never heard
-    assert store.pending_deliveries(task.id) == [f"sms:{STAFF_1}"]
+    assert store.pending_deliveries(task.id) == [f"sms:{digest(STAFF_1, TEST_LOOKUP_KEY)}"]
 
     # The next task is not even tried on that number.
     enqueue_task(redis_conn, new_task())
@@ -217,7 +220,7 @@ def test_it_does_not_retry_an_invalid_number(twilio: TwilioEmulator, redis_conn:
 
     assert len(twilio.attempts_to(STAFF_1)) == 1
     assert sms_job(task, STAFF_1, redis_conn).id in failed_ids(redis_conn)
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.get_task(task.id).delivery_failed  # type: ignore[union-attr]
     assert not store.is_opted_out(STAFF_1)
 
@@ -229,11 +232,13 @@ def test_it_does_not_retry_in_a_forking_worker_either(
     task = new_task()
     enqueue_task(redis_conn, task)
 
-    Worker(queues(redis_conn), connection=redis_conn).work(burst=True)  # a work horse per job
+    Worker(queues(redis_conn), connection=redis_conn, serializer=JSONSerializer).work(
+        burst=True
+    )  # a work horse per job
 
     assert len(twilio.attempts_to(STAFF_1)) == 1
     assert sms_job(task, STAFF_1, redis_conn).id in failed_ids(redis_conn)
-    assert Store(redis_conn).get_task(task.id).delivery_failed  # type: ignore[union-attr]
+    assert make_store(redis_conn).get_task(task.id).delivery_failed  # type: ignore[union-attr]
 
 
 def test_it_does_not_retry_a_refused_webhook(crm: CrmServer, redis_conn: Redis) -> None:
@@ -245,7 +250,7 @@ def test_it_does_not_retry_a_refused_webhook(crm: CrmServer, redis_conn: Redis) 
 
     assert [d.status for d in crm.received] == [400]
     assert f"notify-crm-{task.id}" in failed_ids(redis_conn)
-    assert Store(redis_conn).get_task(task.id).delivery_failed  # type: ignore[union-attr]
+    assert make_store(redis_conn).get_task(task.id).delivery_failed  # type: ignore[union-attr]
 
 
 def test_it_retries_429_and_500_with_backoff_then_delivers(
@@ -259,7 +264,7 @@ def test_it_retries_429_and_500_with_backoff_then_delivers(
 
     work(redis_conn)
 
-    scheduled = ScheduledJobRegistry(queue=Queue(DEFAULT_QUEUE, connection=redis_conn))
+    scheduled = ScheduledJobRegistry(queue=JobQueue(DEFAULT_QUEUE, connection=redis_conn))
     ids = {sms_job(task, n, redis_conn).id for n in (STAFF_1, STAFF_2)}
     assert ids <= set(scheduled.get_job_ids())  # waiting out the backoff, not failed
     work_until(redis_conn, lambda: len(twilio.sent) == 2)
@@ -267,7 +272,7 @@ def test_it_retries_429_and_500_with_backoff_then_delivers(
     assert [r.status for r in twilio.attempts_to(STAFF_1)] == [429, 201]
     assert [r.status for r in twilio.attempts_to(STAFF_2)] == [500, 500, 201]
     assert failed_ids(redis_conn) == []
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.get_task(task.id).delivery_failed is False  # type: ignore[union-attr]
     assert store.notifications_due() == []
 
@@ -284,7 +289,7 @@ def test_it_flags_the_task_once_when_retries_run_out(
     assert len(twilio.attempts_to(STAFF_1)) == 4  # the first try and 3 retries
     job = sms_job(task, STAFF_1, redis_conn)
     assert job.get_status() == JobStatus.FAILED and job.id in failed_ids(redis_conn)
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     assert store.get_task(task.id).delivery_failed  # type: ignore[union-attr]
     assert [e.action for e in store.audit(task.id)].count("delivery_failed") == 1
     assert store.notifications_due() == [task.id]
@@ -293,13 +298,12 @@ def test_it_flags_the_task_once_when_retries_run_out(
 def test_it_does_not_notify_twice_when_create_task_runs_again(
     twilio: TwilioEmulator, redis_conn: Redis
 ) -> None:
-    task = new_task(kind="crisis").model_dump(mode="json")
-    queue = Queue(URGENT_QUEUE, connection=redis_conn)
-    queue.enqueue(CRASH_ONCE_JOB, task, retry=Retry(max=2))
-    queue.enqueue("workers.jobs.create_task", task, job_id="again")
+    task = new_task(kind="crisis")
+    enqueue_task(redis_conn, task, CRASH_ONCE_JOB, retry=Retry(max=2))
+    enqueue_task(redis_conn, task, job_id="again")
 
     work(redis_conn)
-    queue.enqueue("workers.jobs.create_task", task, job_id="a-repeated-crisis-message")
+    enqueue_task(redis_conn, task, job_id="a-repeated-crisis-message")
     work(redis_conn)
 
     assert sorted(r.to for r in twilio.requests) == [STAFF_1, STAFF_2]
@@ -311,6 +315,6 @@ def test_it_keeps_the_task_due_when_nobody_is_configured(redis_conn: Redis) -> N
 
     work(redis_conn)
 
-    job = Job.fetch(f"notify-task-{task.id}", connection=redis_conn)
+    job = fetch_job(f"notify-task-{task.id}", redis_conn)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == 0
-    assert Store(redis_conn).notifications_due() == [task.id]
+    assert make_store(redis_conn).notifications_due() == [task.id]

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
 from intake.desk import Desk
 from intake.notifications import escalation_job_id, reminder_sms, staff_sms
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount, Store
+from intake.queues import JobQueue, fetch_job
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import enqueue_task, new_task, rq_worker, work
 
@@ -38,7 +39,7 @@ def worker(
 
 
 def desk(redis: Redis, worker_env: WorkerEnv) -> Desk:
-    return Desk(Store(redis), redis, worker_env.settings)
+    return Desk(make_store(redis), redis, worker_env.settings)
 
 
 def wait_until(done: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -82,7 +83,7 @@ def test_it_renotifies_staff_then_the_escalation_numbers(
     assert f"Job OK (escalate-{task.id}-2)" in log
     for number in (STAFF_1, STAFF_2, ESCALATION, "+13125550188", "+13125550199"):
         assert number not in log
-    audit = [e.detail for e in Store(redis_conn).audit(task.id) if e.action == "escalated"]
+    audit = [e.detail for e in make_store(redis_conn).audit(task.id) if e.action == "escalated"]
     assert audit == [
         "unclaimed: on-call staff texted again (2)",
         "unclaimed: escalation numbers texted again (1)",
@@ -96,21 +97,21 @@ def test_it_cancels_escalations_when_the_task_is_claimed(
     worker()
     task = new_task(kind="crisis")
     enqueue_task(redis_conn, task)
-    scheduled = ScheduledJobRegistry(queue=Queue(URGENT_QUEUE, connection=redis_conn))
+    scheduled = ScheduledJobRegistry(queue=JobQueue(URGENT_QUEUE, connection=redis_conn))
     ids = [escalation_job_id(task.id, level) for level in (1, 2)]
     wait_until(lambda: set(ids) <= set(scheduled.get_job_ids()))
     assert time.time() < task.created_at.timestamp() + 2.4, "the worker was too slow to test this"
 
     desk(redis_conn, worker_env).change(task.id, "claim", OWNER)
 
-    canceled = CanceledJobRegistry(queue=Queue(URGENT_QUEUE, connection=redis_conn))
+    canceled = CanceledJobRegistry(queue=JobQueue(URGENT_QUEUE, connection=redis_conn))
     assert set(ids) <= set(canceled.get_job_ids())
     assert not set(ids) & set(scheduled.get_job_ids())
     time.sleep(max(0.0, task.created_at.timestamp() + 4.8 + 1.5 - time.time()))
     assert [r.to for r in twilio.requests if r.body != staff_sms(task, worker_env.settings)] == []
     assert len(twilio.requests) == 2  # the new-task texts only
     for job_id in ids:  # never ran: not a no-op run that found the task claimed
-        assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.CANCELED
+        assert fetch_job(job_id, redis_conn).get_status() == JobStatus.CANCELED
 
 
 def test_it_escalates_a_normal_task_once_after_business_time(
@@ -145,7 +146,7 @@ def test_it_reminds_the_owner_when_the_claimed_task_falls_due(
     twilio: TwilioEmulator, worker_env: WorkerEnv, worker: Callable[[], object], redis_conn: Redis
 ) -> None:
     worker_env.set(STAFF_NOTIFY_NUMBERS="")
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.save_staff(StaffAccount(email=OWNER, password_hash="-", phone=OWNER_PHONE))
     due = datetime.now(UTC) + timedelta(seconds=2)
     task = new_task(due_at=due)
@@ -174,17 +175,17 @@ def test_it_claims_without_a_worker_running(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
     worker_env.set(ESCALATION_NUMBERS=ESCALATION)
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.save_staff(StaffAccount(email=OWNER, password_hash="-"))  # no phone: no reminder
     task = new_task(due_at=datetime.now(UTC) + timedelta(hours=1))
     enqueue_task(redis_conn, task)
     work(redis_conn)  # stores it and schedules its escalation; then no worker at all
-    scheduled = ScheduledJobRegistry(queue=Queue(DEFAULT_QUEUE, connection=redis_conn))
+    scheduled = ScheduledJobRegistry(queue=JobQueue(DEFAULT_QUEUE, connection=redis_conn))
     assert scheduled.get_job_ids() == [escalation_job_id(task.id, 1)]
 
     claimed = desk(redis_conn, worker_env).change(task.id, "claim", OWNER)
 
     assert claimed.status == "claimed"
     assert scheduled.get_job_ids() == []
-    job = Job.fetch(escalation_job_id(task.id, 1), connection=redis_conn)
+    job = fetch_job(escalation_job_id(task.id, 1), redis_conn)
     assert job.get_status() == JobStatus.CANCELED

@@ -10,9 +10,9 @@ from redis import Redis
 
 from intake import outbound as outbound_module
 from intake.outbound import Outbound, TransportError, event_id_for
-from intake.store import Store
 from tests.support.crm import CrmServer
 from tests.support.mailbox import Mailbox
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 
 from .conftest import WorkerEnv
@@ -22,7 +22,7 @@ KEY = "notify-sms-3fa9c2e1b0-0123456789ab"
 
 
 def outbound(worker_env: WorkerEnv, redis: Redis, timeout: float = 10.0) -> Outbound:
-    return Outbound(worker_env.settings, Store(redis), timeout=timeout)
+    return Outbound(worker_env.settings, make_store(redis), timeout=timeout)
 
 
 def test_it_sends_once_per_key(
@@ -55,7 +55,7 @@ def test_it_finds_the_message_of_an_attempt_cut_short_after_twilio_accepted_it(
     assert twilio.sent_to(PERSON) == [accepted]  # not sent again
     [lookup] = twilio.lookups
     assert lookup["To"] == PERSON and lookup["From"] == worker_env.values["TWILIO_PHONE_NUMBER"]
-    assert Store(redis_conn).send_record(KEY)[1] == sid  # and the next re-run asks nobody
+    assert make_store(redis_conn).send_record(KEY)[1] == sid  # and the next re-run asks nobody
     outbound(worker_env, redis_conn).send_sms(PERSON, "New task", KEY)
     assert len(twilio.lookups) == 1
 
@@ -63,7 +63,7 @@ def test_it_finds_the_message_of_an_attempt_cut_short_after_twilio_accepted_it(
 def test_it_sends_when_the_interrupted_attempt_never_reached_twilio(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
-    Store(redis_conn).send_intended(KEY, time.time() - 60)  # a worker died before posting
+    make_store(redis_conn).send_intended(KEY, time.time() - 60)  # a worker died before posting
     outbound(worker_env, redis_conn).send_sms(PERSON, "Other words, earlier", "another-key")
 
     outbound(worker_env, redis_conn).send_sms(PERSON, "New task", KEY)
@@ -77,7 +77,7 @@ def test_it_ignores_the_same_words_sent_long_before_the_attempt(
 ) -> None:
     outbound(worker_env, redis_conn).send_sms(PERSON, "New task", "last-weeks-key")
     twilio.messages[0]["date_created"] = "Thu, 19 Nov 2026 10:00:00 +0000"
-    Store(redis_conn).send_intended(KEY, time.time() - 60)
+    make_store(redis_conn).send_intended(KEY, time.time() - 60)
 
     outbound(worker_env, redis_conn).send_sms(PERSON, "New task", KEY)
 
@@ -87,7 +87,7 @@ def test_it_ignores_the_same_words_sent_long_before_the_attempt(
 def test_it_waits_while_an_earlier_attempt_may_still_be_in_flight(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
-    Store(redis_conn).send_intended(KEY, time.time())  # another run of the job is posting now
+    make_store(redis_conn).send_intended(KEY, time.time())  # another run of the job is posting now
 
     with pytest.raises(TransportError) as raised:
         outbound(worker_env, redis_conn).send_sms(PERSON, "New task", KEY)

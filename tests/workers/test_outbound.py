@@ -10,10 +10,10 @@ import requests
 from redis import Redis
 
 from intake.outbound import OptedOut, Outbound, TransportError, sign
-from intake.store import Store
 from tests.support.crm import CrmServer
 from tests.support.mailbox import Mailbox
 from tests.support.net import free_port
+from tests.support.stores import make_store
 from tests.support.twilio_emulator import TwilioEmulator
 
 from .conftest import WorkerEnv
@@ -22,7 +22,7 @@ PERSON = "+13125550188"
 
 
 def outbound(worker_env: WorkerEnv, redis: Redis, timeout: float = 10.0) -> Outbound:
-    return Outbound(worker_env.settings, Store(redis), timeout=timeout)
+    return Outbound(worker_env.settings, make_store(redis), timeout=timeout)
 
 
 def test_it_sends_sms_through_the_real_twilio_client(
@@ -42,7 +42,7 @@ def test_it_never_calls_twilio_for_an_opted_out_number(
     redis_conn: Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    Store(redis_conn).opt_out(PERSON)
+    make_store(redis_conn).opt_out(PERSON)
 
     with pytest.raises(OptedOut) as raised:
         outbound(worker_env, redis_conn).send_sms(PERSON, "Hello")
@@ -61,7 +61,7 @@ def test_it_opts_a_number_out_when_twilio_says_21610(
         outbound(worker_env, redis_conn).send_sms(PERSON, "Hello")
 
     assert raised.value.permanent and "21610" in str(raised.value)
-    assert Store(redis_conn).is_opted_out(PERSON)
+    assert make_store(redis_conn).is_opted_out(PERSON)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_it_classifies_twilio_refusals(
 
     assert raised.value.permanent is permanent
     assert not isinstance(raised.value, OptedOut)
-    assert not Store(redis_conn).is_opted_out(PERSON)
+    assert not make_store(redis_conn).is_opted_out(PERSON)
     # Twilio's 21211 message repeats the number: it must not reach the error or the log
     assert PERSON not in str(raised.value) and PERSON not in caplog.text
 

@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import Queue, Retry
+from rq import Retry
 from rq.job import Job, JobStatus
 
 from intake import create_app
+from intake.notifications import digest
 from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
-from intake.store import DEFAULT_QUEUE, StaffAccount, Store
+from intake.queues import JobQueue, fetch_job
+from intake.store import DEFAULT_QUEUE, StaffAccount
 from intake.tasks import Task, iso
+from tests.support.stores import TEST_LOOKUP_KEY, make_store
 from tests.support.twilio_emulator import TwilioEmulator
 from tests.support.worker import enqueue_task, new_task, work
 from tests.web.test_voice import Call, said
@@ -70,7 +73,7 @@ def test_a_voice_caller_is_confirmed_at_the_number_that_called_without_their_wor
 
     work(redis_conn)  # create the task, then its deliveries
 
-    [task] = Store(redis_conn).list_tasks()
+    [task] = make_store(redis_conn).list_tasks()
     assert (task.from_number, task.callback_number, task.text_ok) == (CALLER, TYPED, True)
     assert task.best_time and words[0] in task.best_time  # staff still read what was said
     assert twilio.attempts_to(TYPED) == []
@@ -93,15 +96,19 @@ def voice_task(**overrides: object) -> Task:
 
 def remind(redis: Redis, task: Task) -> Job:
     """Claim `task` as OWNER with a due time, and queue the owner's reminder now."""
-    store = Store(redis)
+    store = make_store(redis)
     now = datetime.now(UTC)
     due = now + timedelta(hours=1)
     store.change_task(task.id, "claim", OWNER, now)
     store.change_task(task.id, "reschedule", OWNER, now, when=due)
     store.change_task(task.id, "claim", OWNER, now)
     # Retries a minute apart: a temporary failure would leave the job scheduled, not failed.
-    return Queue(DEFAULT_QUEUE, connection=redis).enqueue(
-        "workers.jobs.remind_owner", task.id, OWNER, iso(due), retry=Retry(max=3, interval=60)
+    return JobQueue(DEFAULT_QUEUE, connection=redis).enqueue(
+        "workers.jobs.remind_owner",
+        task.id,
+        digest(OWNER, TEST_LOOKUP_KEY),
+        iso(due),
+        retry=Retry(max=3, interval=60),
     )
 
 
@@ -110,7 +117,7 @@ def test_a_number_gets_at_most_the_daily_limit_across_confirmations_and_reminder
 ) -> None:
     worker_env.set(OUTBOUND_DAILY_LIMIT_PER_NUMBER="2")
     # A staff member whose account phone is the number that also called the helpline.
-    Store(redis_conn).save_staff(StaffAccount(email=OWNER, password_hash="-", phone=CALLER))
+    make_store(redis_conn).save_staff(StaffAccount(email=OWNER, password_hash="-", phone=CALLER))
     first, second, third = voice_task(), voice_task(), new_task(kind="crisis")
     for task in (first, second, third):
         enqueue_task(redis_conn, task)
@@ -126,14 +133,14 @@ def test_a_number_gets_at_most_the_daily_limit_across_confirmations_and_reminder
     assert reminder.get_status() == JobStatus.FAILED and reminder.retries_left == 0
     # The on-call numbers are the center's own: every new task reached them, past the limit.
     assert len(twilio.sent_to(STAFF_1)) == len(twilio.sent_to(STAFF_2)) == 3
-    assert Store(redis_conn).texts_sent(CALLER, today(worker_env)) == 2
+    assert make_store(redis_conn).texts_sent(CALLER, today(worker_env)) == 2
 
 
 def test_a_confirmation_past_the_limit_is_skipped_not_retried(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
     worker_env.set(OUTBOUND_DAILY_LIMIT_PER_NUMBER="1")
-    Store(redis_conn).save_staff(StaffAccount(email=OWNER, password_hash="-", phone=CALLER))
+    make_store(redis_conn).save_staff(StaffAccount(email=OWNER, password_hash="-", phone=CALLER))
     claimed = voice_task(text_ok=False)  # no confirmation: the reminder is the day's one text
     enqueue_task(redis_conn, claimed)
     work(redis_conn)
@@ -146,10 +153,10 @@ def test_a_confirmation_past_the_limit_is_skipped_not_retried(
     enqueue_task(redis_conn, later)
     work(redis_conn)
 
-    job = Job.fetch(f"confirm-{later.id}", connection=redis_conn)
+    job = fetch_job(f"confirm-{later.id}", redis_conn)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == "daily limit"
     assert len(twilio.attempts_to(CALLER)) == 1
-    assert Store(redis_conn).get_task(later.id).delivery_failed is False  # type: ignore[union-attr]
+    assert make_store(redis_conn).get_task(later.id).delivery_failed is False  # type: ignore[union-attr]
 
 
 def today(worker_env: WorkerEnv) -> str:
@@ -160,7 +167,7 @@ def test_a_retried_send_counts_once(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
     worker_env.set(OUTBOUND_DAILY_LIMIT_PER_NUMBER="1")
-    outbound = Outbound(worker_env.settings, Store(redis_conn))
+    outbound = Outbound(worker_env.settings, make_store(redis_conn))
     twilio.script(CALLER, "server_error")
 
     with pytest.raises(TransportError) as failed:
@@ -181,7 +188,7 @@ def test_a_refusal_is_logged_masked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     worker_env.set(OUTBOUND_DAILY_LIMIT_PER_NUMBER="1")
-    outbound = Outbound(worker_env.settings, Store(redis_conn))
+    outbound = Outbound(worker_env.settings, make_store(redis_conn))
     outbound.send_sms(CALLER, "one")
 
     with caplog.at_level(logging.INFO, logger="intake.outbound"):
@@ -197,7 +204,7 @@ def test_a_refusal_is_logged_masked(
 def test_an_opted_out_number_is_refused_before_it_is_counted(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.opt_out(CALLER)
     with pytest.raises(OptedOut):
         Outbound(worker_env.settings, store).send_sms(CALLER, "hello")
@@ -209,21 +216,21 @@ def test_no_limit_when_set_to_0(
     twilio: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
 ) -> None:
     worker_env.set(OUTBOUND_DAILY_LIMIT_PER_NUMBER="0")
-    outbound = Outbound(worker_env.settings, Store(redis_conn))
+    outbound = Outbound(worker_env.settings, make_store(redis_conn))
     for n in range(7):
         outbound.send_sms(CALLER, f"text {n}")
     assert len(twilio.sent_to(CALLER)) == 7
 
 
 def test_the_count_is_atomic_under_concurrent_sends(redis_conn: Redis) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     allowed: list[bool] = []
     lock = threading.Lock()
     start = threading.Barrier(20)
 
     def send(n: int) -> None:
         start.wait()
-        ok = Store(Redis(connection_pool=redis_conn.connection_pool)).count_text(
+        ok = make_store(Redis(connection_pool=redis_conn.connection_pool)).count_text(
             CALLER, "2026-11-23", 5, f"job-{n}"
         )
         with lock:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from intake import retention
+from intake.queues import JobQueue, fetch_job
 from intake.store import DEFAULT_QUEUE
 from tests.desk.test_retention import NUMBER, OPTED_OUT, populate
 from tests.support.worker import rq_worker
@@ -29,7 +29,7 @@ def wait_until(done: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 def scheduled_purges(redis: Redis) -> list[str]:
-    registry = ScheduledJobRegistry(queue=Queue(DEFAULT_QUEUE, connection=redis))
+    registry = ScheduledJobRegistry(queue=JobQueue(DEFAULT_QUEUE, connection=redis))
     return [i for i in registry.get_job_ids() if i.startswith("purge-")]
 
 
@@ -44,10 +44,10 @@ def test_workers_schedule_one_daily_purge_and_the_scheduler_runs_it(
         wait_until(lambda: scheduled_purges(redis_conn) == [tomorrow])
 
         # What the scheduler does at 03:00, a second from now.
-        Queue(DEFAULT_QUEUE, connection=redis_conn).enqueue_in(
+        JobQueue(DEFAULT_QUEUE, connection=redis_conn).enqueue_in(
             timedelta(seconds=1), retention.PURGE_JOB, job_id="purge-now"
         )
-        job = Job.fetch("purge-now", connection=redis_conn)
+        job = fetch_job("purge-now", redis_conn)
         wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED)
 
         assert job.return_value() == {

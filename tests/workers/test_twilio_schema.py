@@ -22,16 +22,17 @@ from typing import Any
 import pytest
 import requests
 from redis import Redis
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 from twilio.http.response import Response
 
-from intake.notifications import STAFF_SMS_JOB
+from intake.notifications import STAFF_SMS_JOB, digest
 from intake.outbound import Outbound, RebasedTwilioHttpClient, TransportError
-from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount, Store
+from intake.queues import JobQueue, fetch_job
+from intake.store import DEFAULT_QUEUE, URGENT_QUEUE, StaffAccount
 from intake.tasks import iso
 from tests.support.net import free_port
+from tests.support.stores import TEST_LOOKUP_KEY, make_store
 from tests.support.worker import enqueue_task, new_task, work
 
 from .conftest import ESCALATION, STAFF_1, STAFF_2, WorkerEnv
@@ -119,20 +120,20 @@ def test_it_refuses_what_twilio_would_refuse(prism: str, worker_env: WorkerEnv) 
 
 
 def test_it_sends_sms_twilio_accepts(via_prism: WorkerEnv, redis_conn: Redis) -> None:
-    sid = Outbound(via_prism.settings, Store(redis_conn)).send_sms(STAFF_1, "Hello")
+    sid = Outbound(via_prism.settings, make_store(redis_conn)).send_sms(STAFF_1, "Hello")
     assert sid.startswith("SM")
 
 
 def test_it_makes_every_kind_of_twilio_call_the_way_twilio_accepts(
     via_prism: WorkerEnv, redis_conn: Redis
 ) -> None:
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     urgent = new_task(kind="crisis")
     caller = new_task(channel="voice", language="es", text_ok=True)
     for task in (urgent, caller):
         enqueue_task(redis_conn, task)
     work(redis_conn)  # new-task texts to staff, and the caller's confirmation
-    queue = Queue(URGENT_QUEUE, connection=redis_conn)
+    queue = JobQueue(URGENT_QUEUE, connection=redis_conn)
     for level in (1, 2):  # the escalations, without waiting for them
         queue.enqueue("workers.jobs.escalate", urgent.id, level)
     store.save_staff(StaffAccount(email="ana@center.org", password_hash="-", phone=OWNER_PHONE))
@@ -140,15 +141,17 @@ def test_it_makes_every_kind_of_twilio_call_the_way_twilio_accepts(
     store.change_task(caller.id, "claim", "ana@center.org", datetime.now(UTC))
     store.change_task(caller.id, "reschedule", "ana@center.org", datetime.now(UTC), when=due)
     store.change_task(caller.id, "claim", "ana@center.org", datetime.now(UTC))
-    queue.enqueue("workers.jobs.remind_owner", caller.id, "ana@center.org", iso(due))
+    queue.enqueue(
+        "workers.jobs.remind_owner", caller.id, digest("ana@center.org", TEST_LOOKUP_KEY), iso(due)
+    )
     work(redis_conn)
 
     sent: dict[str, list[str]] = {}
     for name in (URGENT_QUEUE, DEFAULT_QUEUE):
-        q = Queue(name, connection=redis_conn)
+        q = JobQueue(name, connection=redis_conn)
         assert FailedJobRegistry(queue=q).get_job_ids() == []
         for job_id in q.finished_job_registry.get_job_ids():
-            job = Job.fetch(job_id, connection=redis_conn)
+            job = fetch_job(job_id, redis_conn)
             assert job.get_status() == JobStatus.FINISHED
             result = job.return_value()
             if isinstance(result, str) and result.startswith("SM"):  # Twilio's message SID
@@ -171,7 +174,7 @@ def test_it_looks_up_an_interrupted_send_the_way_twilio_accepts(
             answers.append((method, response.status_code, response.text))
             return response
 
-    store = Store(redis_conn)
+    store = make_store(redis_conn)
     store.send_intended("notify-sms-abc", time.time() - 60)  # cut short a minute ago
     client = Recording(via_prism.settings.twilio_api_base_url)
 

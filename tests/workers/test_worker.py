@@ -7,22 +7,23 @@ import socket
 import subprocess
 
 from redis import Redis
-from rq import Queue
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.serializers import JSONSerializer
 
+from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, URGENT_QUEUE
 from workers.worker import HEARTBEAT_GRACE, Worker
 
 
 def worker(redis: Redis) -> Worker:
-    queues = [Queue(URGENT_QUEUE, connection=redis), Queue(DEFAULT_QUEUE, connection=redis)]
-    return Worker(queues, connection=redis, job_monitoring_interval=5)
+    queues = [JobQueue(URGENT_QUEUE, connection=redis), JobQueue(DEFAULT_QUEUE, connection=redis)]
+    return Worker(queues, connection=redis, job_monitoring_interval=5, serializer=JSONSerializer)
 
 
 def test_a_running_jobs_entry_outlives_the_last_heartbeat_by_the_grace_only(
     redis_conn: Redis,
 ) -> None:
-    job = Queue(DEFAULT_QUEUE, connection=redis_conn).enqueue("os.getpid", job_timeout=60)
+    job = JobQueue(DEFAULT_QUEUE, connection=redis_conn).enqueue("os.getpid", job_timeout=60)
 
     assert worker(redis_conn).get_heartbeat_ttl(job) == 5 + HEARTBEAT_GRACE  # RQ's: 5 + 60
 

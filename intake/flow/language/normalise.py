@@ -13,6 +13,14 @@ from ..text import plain
 
 _STRETCHED = re.compile(r"([a-z])\1{2,}")  # "soooo": three or more of one letter
 _DOUBLED = re.compile(r"([a-z])\1")
+_B_V = str.maketrans("bv", "vb")
+
+
+def _sound_alikes(word: str) -> list[str]:
+    """Spellings that sound the same in Spanish: b and v, ll and y, s and z, a silent h."""
+    out = [word.translate(_B_V), word.replace("ll", "y"), word.replace("y", "ll")]
+    out += [word.replace("z", "s"), "h" + word, word[1:] if word[0] == "h" else word]
+    return [w for w in out if w != word]
 
 
 class Normaliser:
@@ -84,6 +92,9 @@ class Normaliser:
         single = _DOUBLED.sub(r"\1", word)  # "yess" -> "yes", "diee" -> "die"
         if single != word and single in self.vocabulary:
             return single
+        for heard in _sound_alikes(word) if len(word) >= 4 else ():
+            if heard in self.vocabulary:  # written as said: "bibir" -> "vivir"
+                return heard
         n = len(word)
         if n < self.fuzzy_min_length:
             return word  # never fuzzy on short words: no, si, ok, od

@@ -97,6 +97,16 @@ class Rules:
             )
             if pattern is not None:
                 self.calm[category] = pattern
+        # "on purpose": the stove or the iron was the means, not the accident
+        self.deliberate = phrase_pattern(
+            [normaliser.expand(d, lang) for lang, ds in crisis.deliberate.items() for d in ds]
+            + [plain(d) for ds in crisis.deliberate.values() for d in ds]
+        )
+        # a negation just before a calm phrase undoes it: "not joking", "no es broma",
+        # "im not in a good place", "not on purpose"
+        self.calm_negation = re.compile(
+            r"(?:^|\s)(?:not|no|isnt|aint|never|nunca|ni|nada|dont)(?:\s+\S+)?\s*$"
+        )
         self.context = phrase_pattern(
             [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
         )
@@ -193,12 +203,22 @@ class Rules:
         return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
 
     def calm_categories(self, plain_text: str, words: str) -> set[str]:
-        """The crisis categories (or "all") the message has a calm context for."""
+        """The crisis categories (or "all") the message has a calm context for.
+
+        None when it says the harm was meant ("on purpose"): a kitchen is no alibi then.
+        """
+        texts = (plain_text, words)
+        if self.deliberate is not None and any(self._affirmed(self.deliberate, t) for t in texts):
+            return set()
         return {
             category
             for category, pattern in self.calm.items()
-            if pattern.search(plain_text) or pattern.search(words)
+            if any(self._affirmed(pattern, t) for t in texts)
         }
+
+    def _affirmed(self, pattern: re.Pattern[str], text: str) -> bool:
+        """Whether `pattern` is in `text` once at least without a negation just before."""
+        return any(not self.calm_negation.search(text[: m.start()]) for m in pattern.finditer(text))
 
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""

@@ -174,8 +174,13 @@ class Language:
     ) -> tuple[str, str] | None:
         """Crisis by the classifier: a lower bar beside a crisis word, a higher one in doubt."""
         crisis = [(c, p) for c, p in ranked if c in self.crisis_classes]
-        if not crisis or (mention is None and " " not in words):
-            return None  # one word is too little to guess from: crisis words are in the lexicon
+        if not crisis:
+            return None
+        if mention is None and " " not in words:
+            # one word is little to guess from ("me" answers a question), unless it is a long
+            # one the model is sure of ("cuttin")
+            if len(words) < 6 or crisis[0][1] < self.spec.negated_confidence:
+                return None
         guessed = self.crisis_classes[crisis[0][0]]
         if doubt == "negated" and mention is not None and mention[0] != guessed:
             # "i dont want to die, i just cut": the negation is about another crisis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, request
@@ -9,27 +11,43 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
-from . import auth, views
+from . import admin, auth, views  # noqa: F401 (admin adds its routes to views.bp)
+from . import flowchart as flowchart  # its routes join views.bp
+from .sessions import RedisSessionInterface
 
-LOGIN_RATE = "10 per minute"  # sign-in POSTs per client address, before account lockout
+# Sign-in POSTs per account and client, whatever the throttle says: a flood is refused before
+# any password is hashed. Never per address alone: behind a load balancer that is everyone.
+LOGIN_RATE = "30 per minute"
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register /staff with secure session cookies, Flask-Login and a sign-in rate limit."""
+    """Register /staff with server-side sessions, Flask-Login and a sign-in rate limit."""
     services = app.extensions["intake"]
+    idle = services.settings.staff_idle_minutes
+    app.session_interface = RedisSessionInterface(services.store, ttl_seconds=idle * 60)
     app.config.update(
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # The idle timeout: each request re-signs the cookie for another staff_idle_minutes.
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=services.settings.staff_idle_minutes),
+        SESSION_COOKIE_PATH="/staff",  # only the dashboard has sessions; webhooks never see one
+        # The idle timeout: each request keeps the record (and cookie) another staff_idle_minutes.
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=idle),
         SESSION_REFRESH_EACH_REQUEST=True,
     )
     login = LoginManager(app)
     login.user_loader(auth.load_user)
     login.unauthorized_handler(views.unauthorized)
+    settings = services.settings
+
+    def account_and_client() -> str:
+        email = request.form.get("email", "") if request.method == "POST" else ""
+        device = request.cookies.get(auth.DEVICE_COOKIE)
+        client = auth.sign_in_client(settings, email, get_remote_address(), device)
+        return auth.throttle_digest(settings, email, client)
+
     limiter = Limiter(
-        get_remote_address,
+        account_and_client,
         app=app,
         storage_uri=services.settings.redis_url,
         storage_options={"key_prefix": services.store.rate_limit_prefix()},
@@ -39,3 +57,23 @@ def init_app(app: Flask) -> None:
         LOGIN_RATE, methods=["POST"], exempt_when=lambda: request.endpoint != "staff.login"
     )(views.bp)
     app.register_blueprint(views.bp)
+    if not settings.trusted_proxies:
+        app.before_request(_warn_of_an_untrusted_proxy())
+
+
+def _warn_of_an_untrusted_proxy() -> Callable[[], None]:
+    """Once per process: X-Forwarded-For arrives, but TRUSTED_PROXIES is 0."""
+    warned = False
+
+    def check() -> None:
+        nonlocal warned
+        if not warned and "X-Forwarded-For" in request.headers:
+            warned = True
+            # Every client then has the proxy's address: sign-in throttling (per account and
+            # client) would slow an account down for everyone behind it.
+            log.warning(
+                "requests carry X-Forwarded-For but TRUSTED_PROXIES is 0: every client looks "
+                "like the proxy; set TRUSTED_PROXIES to the number of proxies in front of the app"
+            )
+
+    return check  # with admin's routes on it

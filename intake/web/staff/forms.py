@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -31,6 +31,12 @@ class LoginForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button with nothing to fill in: claim, reopen, sign out."""
+
+
+class AccountForm(FlaskForm):
+    """Disable or enable one staff account (admins only)."""
+
+    email = HiddenField(validators=[DataRequired(), Length(max=254)])
 
 
 class AttemptForm(FlaskForm):

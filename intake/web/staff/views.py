@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -31,7 +33,16 @@ from ...desk import Desk
 from ...tasks import TransitionError
 from ...tasks import iso as iso_time
 from . import present
-from .auth import SignInRefused, User, authenticate, password_mark
+from .auth import (
+    DEVICE_COOKIE,
+    DEVICE_DAYS,
+    SignInRefused,
+    User,
+    authenticate,
+    device_cookie,
+    password_mark,
+    sign_in_client,
+)
 from .forms import ActionForm, AttemptForm, DoneForm, LoginForm, RescheduleForm
 
 if TYPE_CHECKING:
@@ -59,6 +70,7 @@ FORMS: dict[str, type[FlaskForm]] = {
     "done": DoneForm,
     "reopen": ActionForm,
 }
+VIEWS = ("viewed", "exported")  # audit entries of who saw the details, listed apart from changes
 DONE_MESSAGES = {
     "claim": "Claimed: it is yours now.",
     "attempt": "Attempt recorded.",
@@ -95,6 +107,7 @@ def idle_timeout() -> BaseResponse | None:
     if time.time() - session.get("seen", 0) > minutes * 60:
         logout_user()
         session.clear()
+        session.regenerate()  # type: ignore[attr-defined]
         flash(f"You were signed out after {minutes} minutes without activity.", "info")
         return unauthorized()
     if request.endpoint != POLL_ENDPOINT:
@@ -111,7 +124,7 @@ def headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts.
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = g.get("csp", CSP)
     return response
 
 
@@ -141,7 +154,7 @@ def csrf_error(error: CSRFError) -> tuple[str, int]:
 @bp.errorhandler(TooManyRequests)
 def too_many(error: TooManyRequests) -> tuple[str, int]:
     """The sign-in rate limit was hit: 429 with the sign-in form and a message."""
-    message = "Too many sign-in attempts from this network. Wait a minute and try again."
+    message = "Too many sign-in attempts for this account from here. Wait a minute and try again."
     return render_template("staff/login.html", form=LoginForm(), error=message), 429
 
 
@@ -154,28 +167,48 @@ def login() -> BaseResponse | str:
     error = None
     if form.validate_on_submit():
         s = services()
+        device = request.cookies.get(DEVICE_COOKIE)
+        client = sign_in_client(s.settings, form.email.data, request.remote_addr, device)
         try:
-            account = authenticate(s.store, s.settings, form.email.data, form.password.data)
+            account = authenticate(s.store, s.settings, form.email.data, form.password.data, client)
         except SignInRefused as refused:
+            if refused.wait:
+                page = render_template("staff/login.html", form=form, error=str(refused))
+                return Response(
+                    page, status=429, headers={"Retry-After": str(math.ceil(refused.wait))}
+                )
             error = str(refused)
         else:
-            session.clear()  # nothing from before sign-in survives it
+            session.clear()  # nothing from before sign-in survives it, not even its id
+            session.regenerate()  # type: ignore[attr-defined]
             login_user(User(account))
             session.permanent = True
             session["password_mark"] = password_mark(account)
             session["seen"] = time.time()
             log.info("staff signed in")
-            return redirect(safe_next(request.args.get("next")), code=303)
+            response = redirect(safe_next(request.args.get("next")), code=303)
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device_cookie(s.settings, account.email),
+                max_age=DEVICE_DAYS * 86400,
+                path=url_for("staff.login"),
+                secure=True,
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
     return render_template("staff/login.html", form=form, error=error)
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> BaseResponse:
-    """Sign out (a POST with its CSRF token) and end the session."""
+    """Sign out (a POST with its CSRF token): every session of the account ends, everywhere."""
     if ActionForm().validate_on_submit():
+        services().store.end_staff_sessions(current_user.email)
         logout_user()
         session.clear()
+        session.regenerate()  # type: ignore[attr-defined]
         flash("You are signed out.", "info")
     return redirect(url_for("staff.login"), code=303)
 
@@ -210,6 +243,8 @@ def task(task_id: str) -> str:
     found = s.store.get_task(task_id)
     if found is None:
         abort(404)
+    s.store.note_view(task_id, current_user.email)  # who saw the personal details, and when
+    trail = s.store.audit(task_id)
     tz = s.settings.business_timezone
     moment = now()
     reschedule = RescheduleForm()
@@ -217,7 +252,8 @@ def task(task_id: str) -> str:
     return render_template(
         "staff/task.html",
         task=found,
-        audit=s.store.audit(task_id),
+        audit=[e for e in trail if e.action not in VIEWS],
+        views=[e for e in trail if e.action in VIEWS],
         p=present,
         tz=tz,
         now=moment,
