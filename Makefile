@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check bench eval lock clean chromium
+.PHONY: run chat test lint check bench eval lock clean chromium graphviz
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -13,7 +13,7 @@ run: $(VENV)/.installed
 chat: $(VENV)/.installed
 	$(BIN)/intake chat
 
-test: lint chromium
+test: lint chromium graphviz
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium (never `playwright install`); they skip without it.
@@ -25,6 +25,17 @@ chromium:
 	else \
 		echo "/usr/bin/chromium is missing, so the browser tests will be skipped."; \
 		echo "Install it as root: apt-get update && apt-get install -y chromium"; \
+	fi
+
+# `intake flows graph --format svg` runs Graphviz's dot; its test skips without it.
+graphviz:
+	@if command -v dot >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's graphviz for the flow diagram test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz; \
+	else \
+		echo "Graphviz's dot is missing, so the SVG flow diagram test will be skipped."; \
+		echo "Install it as root: apt-get update && apt-get install -y graphviz"; \
 	fi
 
 lint: $(VENV)/.installed-dev

@@ -44,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tasks_list.add_argument("--json", action="store_true", help="print JSON")
     tasks_list.add_argument("--open", action="store_true", help="leave out done tasks")
+    tasks_list.add_argument(
+        "--by",
+        default=os.environ.get("INTAKE_STAFF_EMAIL"),
+        help="your staff email, for the audit trail (default: $INTAKE_STAFF_EMAIL)",
+    )
     for name, help_text in [
         ("show", "one task with its attempts and audit trail"),
         ("claim", "claim a task so others see it is yours"),
@@ -107,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "tasks":
             if args.tasks_command == "list":
-                return tasks_list_command(as_json=args.json, only_open=args.open)
+                return tasks_list_command(as_json=args.json, only_open=args.open, by=args.by)
             return task_command(args)
         if args.command == "staff":
             return staff_command(args)
@@ -304,9 +309,11 @@ TASK_COLUMNS = [
 ]
 
 
-def tasks_list_command(as_json: bool, only_open: bool = False) -> int:
+def tasks_list_command(as_json: bool, only_open: bool = False, by: str | None = None) -> int:
     _, store = _store()
     tasks = [t for t in store.list_tasks() if t.is_open or not only_open]
+    for t in tasks:  # the list shows numbers and names: each task's audit trail says who saw it
+        store.note_view(t.id, by or "cli", detail="intake tasks list")
     if as_json:
         print(json.dumps([t.as_json() for t in tasks], indent=2, ensure_ascii=False))
         return 0

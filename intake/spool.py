@@ -15,7 +15,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,15 +97,10 @@ class Spool:
         starts again from the first record, so `apply` must be idempotent (it is: see
         Store.replay_once).
         """
-        try:
-            fd = os.open(self.path, os.O_RDWR)
-        except FileNotFoundError:
-            return 0
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            data = b""
-            while chunk := os.read(fd, 1 << 16):
-                data += chunk
+        with self._locked() as opened:
+            if opened is None:
+                return 0
+            fd, data = opened
             records, unreadable = self._read(data)
             for record in records:
                 apply(record)
@@ -116,8 +112,6 @@ class Spool:
                 log.error("%d spool line(s) unreadable; kept in %s", len(unreadable), REJECTED_NAME)
             os.ftruncate(fd, 0)
             os.fsync(fd)
-        finally:
-            os.close(fd)
         if records:
             log.warning("replayed %d spooled record(s)", len(records))
         return len(records)
@@ -125,15 +119,10 @@ class Spool:
     def rotate(self) -> int:
         """Re-encrypt every waiting record under the newest key (`intake keys rotate`);
         returns how many. Lines no key reads are left as they are, for replay to set aside."""
-        try:
-            fd = os.open(self.path, os.O_RDWR)
-        except FileNotFoundError:
-            return 0
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            data = b""
-            while chunk := os.read(fd, 1 << 16):
-                data += chunk
+        with self._locked() as opened:
+            if opened is None:
+                return 0
+            fd, data = opened
             lines, rotated = [], 0
             for line in data.split(b"\n"):
                 if not line.strip():
@@ -150,9 +139,25 @@ class Spool:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+        return rotated
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[int, bytes] | None]:
+        """The spool file open and locked against other processes, with what it holds; None
+        when there is no file yet."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            yield None
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = b""
+            while chunk := os.read(fd, 1 << 16):
+                data += chunk
+            yield fd, data
         finally:
             os.close(fd)
-        return rotated
 
     def _read(self, data: bytes) -> tuple[list[Record], list[bytes]]:
         """The records in the file, and the lines that could not be read."""

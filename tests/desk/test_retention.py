@@ -13,11 +13,11 @@ from rq.registry import FailedJobRegistry
 
 from intake import retention
 from intake.config import Settings
-from intake.flow.engine import Session
 from intake.queues import JobQueue
 from intake.store import DEFAULT_QUEUE, Store
 from intake.store.sessions import RETURNING_TTL
 from tests.support import factories
+from tests.support.factories import make_session
 from tests.support.stores import make_store
 
 from .test_lifecycle import run_cli
@@ -123,16 +123,7 @@ def test_returning_markers_go_when_retention_is_shorter_than_their_ttl(
 ) -> None:
     store = make_store(redis_conn)
     for number, age_days in (("+13125550111", 10), ("+13125550112", 1)):
-        session = Session(
-            flow="helpline",
-            channel="sms",
-            language="en",
-            contact=number,
-            state="menu",
-            started_at=NOW,
-            updated_at=NOW,
-        )
-        store.save_session(number, session)
+        store.save_session(number, make_session(number, NOW))
         # As if saved `age_days` ago: what is left of its TTL.
         for key in redis_conn.keys(f"intake:returning:sms:{store.number_ref(number)}"):
             redis_conn.expire(key, RETURNING_TTL - age_days * 86400)

@@ -83,3 +83,18 @@ def test_without_either_it_names_the_missing_variable(
 
     assert result.returncode == 2
     assert result.stderr.startswith("intake: configuration error: REDIS_URL")
+
+
+def test_each_listed_task_records_who_saw_its_details(
+    redis_conn: Any, settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    store = make_store(redis_conn)
+    store.create_task(factories.make_task("a1b2c3d4e5"))
+    store.create_task(factories.make_task("f6e5d4c3b2"))
+
+    result = tasks_list(settings_env | {"INTAKE_STAFF_EMAIL": "ana@center.org"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    for task_id in ("a1b2c3d4e5", "f6e5d4c3b2"):
+        views = [e for e in store.audit(task_id) if e.action == "viewed"]
+        assert [(e.by, e.detail) for e in views] == [("ana@center.org", "intake tasks list")]

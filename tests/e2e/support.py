@@ -51,17 +51,24 @@ def start_procfile(
 
     Each goes into `processes` as it starts, so a caller's `finally` stops what did start.
     """
-    for name, command in procfile_commands().items():
-        with (workdir / f"{name}.log").open("wb") as log:
-            processes[name] = subprocess.Popen(
-                ["bash", "-c", command],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    for name in procfile_commands():
+        start_process(name, workdir, env, processes)
+
+
+def start_process(
+    name: str, workdir: Path, env: dict[str, str], processes: dict[str, subprocess.Popen[Any]]
+) -> None:
+    """The Procfile's process `name`, as a host starts it, logging to `workdir/<name>.log`."""
+    with (workdir / f"{name}.log").open("wb") as log:
+        processes[name] = subprocess.Popen(
+            ["bash", "-c", procfile_commands()[name]],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_for_health(

@@ -16,8 +16,8 @@ from intake.redis_server import free_port, start_redis
 from .support import (
     base_env,
     post_form,
-    procfile_commands,
     sms_params,
+    start_process,
     stop_group,
     wait_for_health,
 )
@@ -38,22 +38,15 @@ def web(
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "GUNICORN_CMD_ARGS": "--max-requests 3",
         }
-        log = tmp_path / "web.log"
-        with log.open("wb") as out:
-            process: subprocess.Popen[Any] = subprocess.Popen(
-                ["bash", "-c", procfile_commands()["web"]],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        processes: dict[str, subprocess.Popen[Any]] = {}
         try:
-            wait_for_health(env["PUBLIC_BASE_URL"], {"web": process}, log.read_text, 60)
+            start_process("web", tmp_path, env, processes)
+            logs = (tmp_path / "web.log").read_text
+            wait_for_health(env["PUBLIC_BASE_URL"], processes, logs, 60)
             yield env["PUBLIC_BASE_URL"], env
         finally:
-            stop_group(process)
+            for process in processes.values():
+                stop_group(process)
 
 
 def sms_webhooks_counted(base_url: str) -> float:

@@ -12,7 +12,7 @@ from intake.config import ConfigError, Settings
 from intake.crypto import InvalidToken, generate_key, keyring
 from intake.flow.engine import Session
 from intake.store import Store
-from tests.support.factories import make_task
+from tests.support.factories import make_session, make_task
 from tests.support.stores import TEST_LOOKUP_KEY, make_store
 
 NUMBER = "+13125550177"
@@ -21,15 +21,7 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def session(contact: str = NUMBER) -> Session:
-    return Session(
-        flow="helpline",
-        channel="sms",
-        language="en",
-        contact=contact,
-        state="menu",
-        started_at=NOW,
-        updated_at=NOW,
-    )
+    return make_session(contact, NOW)
 
 
 def everything(redis: Redis) -> bytes:

@@ -14,7 +14,7 @@ from intake.crypto import InvalidToken, generate_key, keyring
 from intake.flow.engine import Session
 from intake.spool import Spool
 from intake.store import Store
-from tests.support.factories import make_task
+from tests.support.factories import make_session, make_task
 from tests.support.stores import TEST_LOOKUP_KEY, make_store
 
 K1, K2 = generate_key(), generate_key()
@@ -27,15 +27,7 @@ def store(redis: Redis, *keys: str) -> Store:
 
 
 def session() -> Session:
-    return Session(
-        flow="helpline",
-        channel="sms",
-        language="en",
-        contact=NUMBER,
-        state="menu",
-        started_at=NOW,
-        updated_at=NOW,
-    )
+    return make_session(NUMBER, NOW)
 
 
 def write_everything(s: Store) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from intake.flow.engine import Session
 from intake.flow.events import CallbackRequest
 from intake.tasks import Task, new_task_id
 
@@ -56,3 +57,19 @@ def crisis_for_brother(category: str, day: date, tz: ZoneInfo) -> dict[str, Any]
         for_whom="other",
         for_whom_detail="brother",
     )
+
+
+def make_session(contact: str = NUMBER, at: datetime | None = None, **overrides: Any) -> Session:
+    """An SMS session in English at the menu, for `contact`, started and updated `at` (now)."""
+    at = at or datetime.now(UTC)
+    data: dict[str, Any] = dict(
+        flow="helpline",
+        channel="sms",
+        language="en",
+        contact=contact,
+        state="menu",
+        started_at=at,
+        updated_at=at,
+    )
+    data.update(overrides)
+    return Session(**data)

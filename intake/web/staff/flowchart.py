@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, g, render_template
-from flask_login import current_user, login_required
+from flask import g, render_template
 
 from ...flow.graph import build, node_id, to_mermaid
+from .admin import admin_required
 from .views import CSP, bp, services
 
 # Mermaid writes the drawing's styles into the SVG it makes: this page alone allows inline
@@ -21,11 +21,9 @@ class Placeholders(dict[str, str]):
 
 
 @bp.get("/admin/flow")
-@login_required
+@admin_required
 def flow_chart() -> str:
     """Admins only: the diagram (Mermaid, drawn in the browser) and every state's texts."""
-    if current_user.role != "admin":
-        abort(403)
     flow = services().flow
     spec = flow.spec
     states = []
