@@ -122,4 +122,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers["X-Request-Id"] = logs.REQUEST_ID.get()
         return response
 
+    if settings.simulator_enabled:  # development only: without it, /simulator is a 404
+        from .web import simulator
+
+        app.register_blueprint(simulator.bp)
+        # Its posts carry the page's own token: Flask-WTF's needs a session, kept under /staff.
+        csrf.exempt(simulator.bp)
     return app

@@ -6,14 +6,9 @@ import argparse
 import getpass
 import json
 import os
-import secrets
 import shutil
 import sys
 import textwrap
-import urllib.error
-import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +19,7 @@ from .flow.loader import FlowError
 from .tasks import OUTCOMES, iso
 
 if TYPE_CHECKING:
+    from .simulator import Calling, Texting
     from .store import Store
 
 CHAT_FROM = "+17275550100"  # a fictional 555-01xx number
@@ -86,11 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_twilio_parser(sub)
     add_keys_parser(sub)
 
-    chat = sub.add_parser("chat", help="text the running app as Twilio would, from a terminal")
+    chat = sub.add_parser(
+        "chat", help="text (or --voice: call) the running app as Twilio would, from a terminal"
+    )
     chat.add_argument(
         "--from", dest="from_number", default=CHAT_FROM, help="the number you text from"
     )
     chat.add_argument("--url", help="where the app listens (default: PUBLIC_BASE_URL)")
+    chat.add_argument(
+        "--voice", action="store_true", help="call instead: keypad keys or typed speech"
+    )
 
     dev = sub.add_parser(
         "dev", help="run Redis (unless REDIS_URL is set), web and worker; what `make run` does"
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "keys":
             return keys_rotate_command(as_json=args.json)
         if args.command == "chat":
-            return chat_command(args.from_number, args.url)
+            return chat_command(args.from_number, args.url, voice=args.voice)
         if args.command == "dev":
             from .devserver import run
 
@@ -546,61 +547,106 @@ def staff_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def chat_command(from_number: str, url: str | None) -> int:
-    """Read lines from the terminal, post them signed like Twilio, print the replies."""
+def chat_command(from_number: str, url: str | None, voice: bool = False) -> int:
+    """Text (or, with `voice`, call) the running app as Twilio would, from the terminal."""
     from dotenv import load_dotenv
-    from twilio.request_validator import RequestValidator
+
+    from .simulator import Calling, Phone, Texting, WebhookError
 
     load_dotenv(Path.cwd() / ".env")
     env = dict(os.environ)
     # chat only speaks HTTP; under `make run` REDIS_URL is unset (the embedded Redis is private).
     env["REDIS_URL"] = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     settings = Settings.from_env(env)
-    signed_url = f"{settings.public_base_url}/sms"
-    target = (url.rstrip("/") + "/sms") if url else signed_url
-    validator = RequestValidator(settings.twilio_auth_token)
-    interactive = sys.stdin.isatty()
-    print(f"Texting {target} from {from_number}. Type a message, Enter to send, Ctrl-D to quit.")
-    while True:
-        if interactive:
-            print("you> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            return 0
-        body = line.rstrip("\n")
-        sid = "SM" + secrets.token_hex(16)
-        params = {
-            "MessageSid": sid,
-            "SmsSid": sid,
-            "SmsMessageSid": sid,
-            "AccountSid": settings.twilio_account_sid,
-            "MessagingServiceSid": "",
-            "From": from_number,
-            "To": settings.twilio_phone_number,
-            "Body": body,
-            "NumMedia": "0",
-            "NumSegments": "1",
-            "ApiVersion": "2010-04-01",
-            "SmsStatus": "received",
-        }
-        data = urllib.parse.urlencode(params).encode()
-        req = urllib.request.Request(target, data=data, method="POST")
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-        req.add_header("X-Twilio-Signature", validator.compute_signature(signed_url, params))
+    phone = Phone(
+        settings.public_base_url,
+        settings.twilio_auth_token,
+        settings.twilio_account_sid,
+        settings.twilio_phone_number,
+        target=url or "",
+    )
+    where = (url or settings.public_base_url).rstrip("/")
+    try:
+        if voice:
+            return call_loop(Calling(phone, from_number), where)
+        return text_loop(Texting(phone, from_number), where)
+    except WebhookError as e:
+        print(f"[{e}. Is `make run` running?]")
+        return 1
+
+
+def prompt(label: str) -> str | None:
+    """One line from stdin (None at its end), with a prompt when a person is typing."""
+    if sys.stdin.isatty():
+        print(label, end="", flush=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
+
+
+def text_loop(texting: Texting, where: str) -> int:
+    """Read lines, text each one, print the replies."""
+    from .simulator import WebhookError
+
+    print(
+        f"Texting {where}/sms from {texting.from_number}. Type a message, Enter to send, "
+        "Ctrl-D to quit."
+    )
+    while (body := prompt("you> ")) is not None:
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
-                xml = resp.read().decode()
-        except urllib.error.HTTPError as e:
-            print(f"[the app answered HTTP {e.code}]")
+            replies = texting.send(body)
+        except WebhookError as e:
+            if not e.status:
+                raise
+            print(f"[{e}]")
             continue
-        except OSError as e:
-            print(f"[cannot reach {target}: {e}. Is `make run` running?]")
-            return 1
-        replies = [m.text or "" for m in ET.fromstring(xml).iter("Message")]
         if not replies:
             print("bot> (no reply)")
-        for text in replies:
-            print(format_reply(text, reply_width()) + "\n")
+        for reply in replies:
+            print(format_reply(reply.text, reply_width()) + "\n")
+    return 0
+
+
+def call_loop(call: Calling, where: str) -> int:
+    """Call: print what the bot says; read keys (digits, * and #) or typed speech until hangup."""
+    from .simulator import Dialled, Gathered, HungUp, Said, Step
+
+    print(
+        f"Calling {where}/voice from {call.from_number}. At each prompt type keypad keys "
+        "(0-9, * and #) or what you would say; Enter alone is silence; Ctrl-D hangs up."
+    )
+    steps: list[Step] = call.start()
+    while True:
+        for step in steps:
+            if isinstance(step, Said):
+                print(format_reply(step.text, reply_width()))
+            elif isinstance(step, Gathered):
+                for said in step.says:
+                    print(format_reply(said.text, reply_width()))
+            elif isinstance(step, Dialled):
+                print(f"[putting the call through to {step.number}]")
+            elif isinstance(step, HungUp):
+                print("[the call ended]")
+        if call.ended:
+            return 0
+        if call.dialled is not None:
+            answer = prompt("transfer> answered? (y/N) ")
+            if answer is None:
+                return 0
+            steps = call.dial_ends(
+                "completed" if answer.strip().lower() in ("y", "yes") else "no-answer"
+            )
+            continue
+        line = prompt("you> ")
+        if line is None:
+            print("[you hung up]")
+            return 0
+        line = line.strip()
+        if not line:
+            steps = call.silence()
+        elif all(c in "0123456789*#" for c in line):
+            steps = call.press(line)
+        else:
+            steps = call.say(line)
 
 
 BOT = "bot> "

@@ -166,6 +166,8 @@ class Settings:
     metrics_token: str = ""
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     log_format: str = "text"  # "json": one JSON object per line, with the request id
+    # development only: the phone simulator at /simulator (404 unless on)
+    simulator_enabled: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -237,6 +239,7 @@ class Settings:
             metrics_token=_metrics_token(env),
             metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
             log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+            simulator_enabled=envbool(env, "SIMULATOR_ENABLED", False),
         )
 
     def voice_for(self, language: str) -> str:

@@ -111,7 +111,16 @@ def run(port: int | None = None, root: Path | None = None) -> int:
             env=env,
         )
         if wait_until_up(port, honcho, host):
-            print(banner(port, settings.public_base_url, env["REDIS_URL"], embedded), flush=True)
+            print(
+                banner(
+                    port,
+                    settings.public_base_url,
+                    env["REDIS_URL"],
+                    embedded,
+                    simulator=settings.simulator_enabled,
+                ),
+                flush=True,
+            )
         return honcho.wait()
     except RedisStartError as e:
         print(f"intake: could not start the embedded Redis: {e}", file=sys.stderr)
@@ -203,6 +212,8 @@ def write_dev_env(path: Path, example: Path, port: int) -> None:
         "LOOKUP_KEY": generate_lookup_key(),
         # texts to this on-call number show in the terminal ("[dev outbox] ...")
         "STAFF_NOTIFY_NUMBERS": DEV_ON_CALL,
+        # the phone simulator at /simulator: development only, so on here and off by default
+        "SIMULATOR_ENABLED": "true",
     }
     lines = example.read_text().splitlines() if example.exists() else []
     out: list[str] = []
@@ -307,7 +318,9 @@ def stop_honcho(honcho: subprocess.Popen[bytes], ctrl_c: bool) -> None:
         honcho.wait()
 
 
-def banner(port: int, public_base_url: str, redis_url: str, embedded: bool) -> str:
+def banner(
+    port: int, public_base_url: str, redis_url: str, embedded: bool, simulator: bool = False
+) -> str:
     """What to do next, printed once the app answers."""
     local = f"http://127.0.0.1:{port}"
     base = urlparse(public_base_url)
@@ -328,6 +341,7 @@ def banner(port: int, public_base_url: str, redis_url: str, embedded: bool) -> s
             f"  Redis:               {redis}",
             "",
             f"  Chat with the bot from a second terminal:  {chat}",
+            *([f"  Or text and call it in a browser: {local}/simulator"] if simulator else []),
             f"  Staff tasks:  {tasks}",
             f"  Staff dashboard: {local}/staff  (first add an account: {add_staff})",
             "  Stop everything with Ctrl-C.",

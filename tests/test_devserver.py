@@ -156,3 +156,11 @@ def test_it_gives_an_older_dev_env_the_keys_it_lacks(
     again = {k: v or "" for k, v in dotenv_values(path).items()}
     assert again["LOOKUP_KEY"] and again["LOOKUP_KEY"] != values["LOOKUP_KEY"]
     Settings.from_env({**again, "REDIS_URL": redis_url})
+
+
+def test_it_turns_the_phone_simulator_on_for_development_only(
+    tmp_path: Path, redis_url: str, settings_env: dict[str, str]
+) -> None:
+    values = dev_env(tmp_path / ".env")
+    assert Settings.from_env({**values, "REDIS_URL": redis_url}).simulator_enabled is True
+    assert Settings.from_env(settings_env).simulator_enabled is False  # off by default

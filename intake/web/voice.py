@@ -264,7 +264,13 @@ def respond(step: Step, call_sid: str) -> VoiceResponse:
             signalled = services.conversations.signal("voice", call_sid, name, carried=session)
         session = signalled.session or session
         events = [e for e in events if not isinstance(e, ev.TransferRequested)]
-        events += signalled.events + ([ev.TransferRequested()] if is_open else [])
+        if is_open:
+            # The call waits on the Dial, not on keys: a Gather before it would listen, post its
+            # empty result (actionOnEmptyResult) and Twilio would never reach the Dial.
+            transfer = [e for e in signalled.events if not isinstance(e, ev.InputRequested)]
+            events += transfer + [ev.TransferRequested()]
+        else:
+            events += signalled.events
     return render(events, language, _token(session, call_sid))
 
 

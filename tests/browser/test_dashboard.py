@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from redis import Redis
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
@@ -19,19 +19,10 @@ from intake import create_app
 from intake.config import Settings
 from intake.store import StaffAccount, Store
 from intake.tasks import Task
+from tests.browser.conftest import CHROMIUM
 from tests.support import factories
 from tests.support.stores import make_store
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ANA = "ana@center.org"
 BO = "bo@center.org"
 PASSWORD = "correct horse battery"
@@ -57,19 +48,6 @@ def make_task(task_id: str, **overrides: Any) -> Task:
         topics=["opioids"],
     )
     return factories.make_task(task_id, **{**defaults, **overrides})
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -235,6 +235,7 @@ def test_0_in_business_hours_dials_admissions(settings: Settings, redis_conn: An
     call.start()
     twiml = call.press("0")
     assert "Connecting you" in said(twiml)
+    assert [e.tag for e in twiml] == ["Say", "Dial"]  # a Gather first: Twilio would never dial
     [dial] = list(twiml.iter("Dial"))
     assert (dial.text or "").strip() == "+17275550142"
     assert dial.get("action").startswith("https://intake.example.org/voice/dial-status?s=")
