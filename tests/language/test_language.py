@@ -78,6 +78,7 @@ def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
         ("opiods", "opioids"),
         ("que efectos secundarios tiene la metadona", "effects"),
         ("quiero hablar con alguien", "call"),
+        ("tienen grupos de apoyo en español?", "treatment"),  # the topic, not a switch
     ],
 )
 def test_it_finds_the_intent_inside_a_sentence(flow: Flow, text: str, intent: str) -> None:
@@ -177,6 +178,12 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("took the safety off, its in my lap", "suicide"),
         ("wish i had died in the fire instead of my wife", "suicide"),
         ("a man is down behind the store, somebody bring narcan", "overdose"),
+        ("thinking i might just eat my gun tonight", "suicide"),
+        ("bought a hose for the exhaust, the garage is ready", "suicide"),
+        ("they'll find me at the bottom of the river", "suicide"),
+        ("as a nurse i know exactly how much it would take", "suicide"),
+        ("my toddler got into the pills on the nightstand", "overdose"),
+        ("someone left a bullet on my porch with my name on it", "danger"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -199,6 +206,11 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
         "my wife says shell kill me if i forget our anniversary, shes joking",
         "my nephew got a nerf gun for his birthday",
         "i get short of breath every time i go in a crowded store, is that panic",
+        "we lost two friends to suicide, running a 5k in their memory",
+        "i aint suicidal or anything, just bored tonight",
+        "dont worry im not gonna hurt myself, just a long day at work",
+        "my mom overdosed when i was 14, ive made my peace with it",
+        "i used to self harm but im doing way better now",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:

@@ -182,8 +182,15 @@ class Language:
             if len(words) < 6 or crisis[0][1] < self.spec.negated_confidence:
                 return None
         guessed = self.crisis_classes[crisis[0][0]]
-        if doubt == "negated" and mention is not None and mention[0] != guessed:
-            # "i dont want to die, i just cut": the negation is about another crisis
+        if (
+            doubt == "negated"
+            and mention is not None
+            and mention[0] != guessed
+            and ranked[0][0] == crisis[0][0]
+        ):
+            # "i dont want to die, i just cut": the negation is about another crisis, which the
+            # classifier puts first; when it puts a calm reading first, the reassurance
+            # ("im not gonna hurt myself, just a rough day") holds for the whole message
             doubt, mention = "", None
         if mention is None and guessed in calm:
             return None  # no crisis word, and the calm use of one: "cutting onions"
