@@ -184,6 +184,8 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("as a nurse i know exactly how much it would take", "suicide"),
         ("my toddler got into the pills on the nightstand", "overdose"),
         ("someone left a bullet on my porch with my name on it", "danger"),
+        ("kids are asleep. i clocked out for good, sorry", "suicide"),
+        ("want to fall asleep and never have to do another morning", "suicide"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
