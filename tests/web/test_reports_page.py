@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask
 
+from intake import reports
 from intake.store import Store
 from tests.desk.test_reports import MONDAY, NAME, timeline
 from tests.support import factories
 
+from .test_sms import run_worker
 from .test_staff import ANA, BO, Auth, add_staff, text
 
 
@@ -99,3 +103,27 @@ def test_the_csv_is_for_admins_only_and_holds_the_same_figures(app: Flask) -> No
     assert urgent["claimed_within_target"] == "0.5"
     body = response.get_data(as_text=True)
     assert NAME not in body and factories.NUMBER not in body
+
+
+def test_the_funnel_counts_first_messages_callbacks_asked_for_and_completed(
+    app: Flask, text: Callable[..., list[str]], redis_conn: Any
+) -> None:
+    other, third = "+13125550111", "+13125550122"
+    for body in ["ANXIETY", "CALL", "Sam", "YES", "evening", "ME", "NO", "YES", "YES"]:
+        text(body)  # one conversation, to the end: a callback task
+    text("hi", from_=other)
+    text("CALL", from_=other)  # asked for a callback, gave no details
+    text("Sam", from_=other)
+    text("hi", from_=third)  # only a first message
+    run_worker(redis_conn)
+    services = app.extensions["intake"]
+    today = datetime.now(services.settings.business_timezone).date()
+    data: Any = reports.report(services.store, today, today, services.settings.business_timezone)
+    funnel = {key: data["overall"][key] for key, _ in reports.FUNNEL}
+    assert funnel == {
+        "conversations": 3,
+        "callback_requested": 2,
+        "completed": 1,
+        "reached": 0,
+    }
+    assert data["by"]["channel"]["sms"]["conversations"] == 3
