@@ -128,7 +128,6 @@ def test_on_a_390px_phone_each_task_takes_three_lines_at_most(
             crisis = page.locator('tr[data-id="c0ffee0001"]')
             expect(crisis.locator(".wait")).to_be_visible()
             expect(crisis.locator(".badge.crisis")).to_have_text("Overdose / medical emergency")
-            page.screenshot(path="/tmp/s2l-queue-phone.png", full_page=True)
     finally:
         context.close()
 
@@ -244,6 +243,5 @@ def test_the_reports_page_draws_its_charts_for_the_range_chosen(
             outcomes = page.locator("#chart-outcomes")
             expect(outcomes).to_contain_text("Declined")
             expect(page.locator("#by-weekday")).to_contain_text("Tue")
-            page.screenshot(path="/tmp/s2l-reports.png", full_page=True)
     finally:
         context.close()
