@@ -10,7 +10,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_twilio_parser(sub)
     add_keys_parser(sub)
 
+    report = sub.add_parser(
+        "report", help="speed to lead: time to claim and first attempt, contact rate, funnel"
+    )
+    report.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: 30 days ago)")
+    report.add_argument("--until", type=_day, help="last day, YYYY-MM-DD (default: today)")
+    report.add_argument("--json", action="store_true", help="print JSON")
+
     chat = sub.add_parser(
         "chat", help="text (or --voice: call) the running app as Twilio would, from a terminal"
     )
@@ -118,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return staff_command(args)
         if args.command == "purge":
             return purge_command(dry_run=args.dry_run, as_json=args.json)
+        if args.command == "report":
+            return report_command(args.since, args.until, as_json=args.json)
         if args.command == "twilio":
             return twilio_configure_command()
         if args.command == "keys":
@@ -349,6 +358,29 @@ def purge_command(dry_run: bool, as_json: bool) -> int:
         f"done more than {settings.retention_days} days ago: {verb} "
         + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
     )
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def report_command(since: date | None, until: date | None, as_json: bool) -> int:
+    """The figures /staff/reports shows, from the same code; days in BUSINESS_TIMEZONE."""
+    from . import reports
+
+    settings, store = _store()
+    tz = settings.business_timezone
+    first, last = reports.default_range(datetime.now(tz).date())
+    since, until = since or first, until or last
+    if until < since:
+        print("intake: --until comes before --since", file=sys.stderr)
+        return 2
+    data = reports.report(store, since, until, tz)
+    print(json.dumps(data, indent=2) if as_json else reports.text(data))
     return 0
 
 

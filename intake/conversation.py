@@ -22,7 +22,7 @@ from redis.exceptions import LockError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Retry
 
-from . import metrics
+from . import metrics, tallies
 from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
@@ -166,6 +166,7 @@ class Conversations:
             session, events = self._advance(channel, key, contact, inp, before, now, link, language)
             self.carry_out(session, events, now, link, key=key, before=before)
             self._keep(key, session, events, link)
+            self._tally(before, session, now, link)
         log.info(
             "%s %s: %s",
             channel,
@@ -265,6 +266,7 @@ class Conversations:
             session, events = engine.signal(self.flow, before, name, now)
             self.carry_out(session, events, now, link, key=key, before=before)
             self._keep(key, session, events, link)
+            self._tally(before, session, now, link)
         log.info(
             "%s %s: %s: %s",
             channel,
@@ -294,6 +296,15 @@ class Conversations:
                     lock.release()
                 except (LockError, *OUTAGE):
                     pass  # it expires on its own (30 s)
+
+    def _tally(self, before: Session | None, session: Session, now: datetime, link: Link) -> None:
+        """The reports' counts: only on a conversation's first step and on entering the callback
+        details, so most steps write nothing more."""
+        found = tallies.stepped(
+            before.state if before else None, session.state, session.channel, session.language, now
+        )
+        if found:
+            link.call(lambda: self.store.add_tallies(found), None)
 
     def _keep(self, key: str, session: Session, events: list[ev.Event], link: Link) -> None:
         if any(isinstance(e, ev.SessionEnded) for e in events):

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from . import metrics
+from . import metrics, speed, tallies
 from .config import Settings
 from .notifications import cancel_escalations, schedule_reminder
 from .store import Store
@@ -35,7 +35,13 @@ class Desk:
 
     def change(self, task_id: str, action: str, by: str, **details: Any) -> Task:
         """Apply `action`; raises TransitionError (refused) or KeyError (no such task)."""
-        task = self.store.change_task(task_id, action, by.lower(), self.clock(), **details)
+        now = self.clock()
+
+        def tally(before: Task, after: Task) -> list[tallies.Tally]:
+            target = speed.claim_target(before, self.settings)
+            return tallies.changed(before, after, action, now, target)
+
+        task = self.store.change_task(task_id, action, by.lower(), now, tally=tally, **details)
         log.info("task %s: %s by staff", task.id, action)
         if action == "claim":
             metrics.task_claimed(task, self.clock())

@@ -102,6 +102,7 @@ class Task(BaseModel):
     due_at: datetime | None = None
     attempts: list[Attempt] = []
     delivery_failed: bool = False  # a staff notification could not be delivered
+    escalated: bool = False  # unclaimed past its target: staff were texted again
 
     def as_json(self) -> dict[str, object]:
         """The contract fields in plain JSON types, created_at as ISO 8601 UTC with a Z."""
@@ -123,6 +124,7 @@ class Task(BaseModel):
             for a in self.attempts
         ]
         data["delivery_failed"] = self.delivery_failed
+        data["escalated"] = self.escalated
         return data
 
     @property

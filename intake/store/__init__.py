@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .base import DEFAULT_QUEUE, PREFIX, URGENT_QUEUE, is_task_id, mask, utcnow
 from .outbox import OutboxStore
+from .reports import ReportStore
 from .retention import Purged, RetentionStore
 from .rotation import Rotated, RotationStore
 from .sends import SendStore
@@ -37,5 +38,6 @@ class Store(
     SendStore,
     OutboxStore,
     RetentionStore,
+    ReportStore,
 ):
     """Redis-backed state. Every key name lives in this package."""

@@ -17,7 +17,9 @@ What holds personal data in Redis, and how each goes:
   ends them at once;
 - sign-in throttle records (`login-throttle:<HMAC of account and client>`): expire an hour (or
   twice LOGIN_MAX_DELAY_SECONDS) after the last failure;
-- opt-outs (`optouts`) stay: forgetting one would text someone who asked us to stop.
+- opt-outs (`optouts`) stay: forgetting one would text someone who asked us to stop;
+- the reports' tallies (`report:<UTC date>`) stay: counts by hour, channel, language, priority
+  and outcome, naming nobody (intake/tallies.py).
 """
 
 from __future__ import annotations

@@ -8,11 +8,14 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
+from .. import tallies
+from ..tallies import Tally
 from ..tasks import AuditEntry, Task, change
-from .base import PREFIX, StoreBase, _strings, is_task_id, utcnow
+from .base import PREFIX, _strings, is_task_id, utcnow
+from .reports import ReportStore
 
 
-class TaskStore(StoreBase):
+class TaskStore(ReportStore):
     """Tasks and what follows them."""
 
     # --- tasks -------------------------------------------------------------
@@ -53,7 +56,9 @@ class TaskStore(StoreBase):
             action="created",
             detail=f"{task.priority} {task.kind} via {task.channel}",
         )
-        # SET NX decides; the audit entry is only written when this call created the task.
+        # SET NX decides; the audit entry and the reports' tally are only written when this
+        # call created the task, so a retried job counts it once.
+        [counted] = tallies.created(task)
         script = self.redis.register_script(_CREATE_TASK)
         was_new = script(
             keys=[
@@ -62,27 +67,43 @@ class TaskStore(StoreBase):
                 f"{PREFIX}:notify:due",
                 self._audit_key(task.id),
                 self._staged_key(task.id),
+                self._report_key(counted.day),
             ],
             args=[
                 self.seal(task.model_dump_json()),
                 created,
                 task.id,
                 self.seal(entry.model_dump_json()),
+                counted.field,
             ],
         )
         return bool(was_new)
 
     def change_task(
-        self, task_id: str, action: str, by: str, now: datetime, **details: Any
+        self,
+        task_id: str,
+        action: str,
+        by: str,
+        now: datetime,
+        tally: Callable[[Task, Task], list[Tally]] | None = None,
+        **details: Any,
     ) -> Task:
-        """Apply a lifecycle action atomically; raises TransitionError or KeyError."""
-        task = self._update_task(task_id, lambda t: change(t, action, by, now, **details))
+        """Apply a lifecycle action atomically; raises TransitionError or KeyError.
+
+        `tally(before, after)`: the reports' counts this change adds, in the same transaction.
+        """
+        task = self._update_task(
+            task_id, lambda t: change(t, action, by, now, **details), tally=tally
+        )
         if task is None:
             raise KeyError(task_id)
         return task
 
     def _update_task(
-        self, task_id: str, mutate: Callable[[Task], tuple[Task, AuditEntry]]
+        self,
+        task_id: str,
+        mutate: Callable[[Task], tuple[Task, AuditEntry]],
+        tally: Callable[[Task, Task], list[Tally]] | None = None,
     ) -> Task | None:
         """Read, change and write a task with its audit entry, retrying if it changed meanwhile."""
         if not is_task_id(task_id):
@@ -95,10 +116,14 @@ class TaskStore(StoreBase):
                     raw = pipe.get(key)
                     if raw is None:
                         return None
-                    task, entry = mutate(Task.model_validate_json(self.unseal(raw)))
+                    before = Task.model_validate_json(self.unseal(raw))
+                    task, entry = mutate(before)
+                    counts = tally(before, task) if tally is not None else []
                     pipe.multi()
                     pipe.set(key, self.seal(task.model_dump_json()))
                     pipe.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
+                    for t in counts:
+                        pipe.hincrby(self._report_key(t.day), t.field, 1)
                     pipe.execute()
                     return task
                 except WatchError:
@@ -207,9 +232,14 @@ class TaskStore(StoreBase):
         return bool(last)
 
     def note_escalation(self, task_id: str, detail: str) -> None:
-        """Add an 'escalated' entry to the task's audit trail."""
-        entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
-        self.redis.rpush(self._audit_key(task_id), self.seal(entry.model_dump_json()))
+        """Flag the task as escalated (for the queue) with an 'escalated' audit entry."""
+
+        def flag(task: Task) -> tuple[Task, AuditEntry]:
+            task.escalated = True
+            entry = AuditEntry(at=utcnow(), by="system", action="escalated", detail=detail)
+            return task, entry
+
+        self._update_task(task_id, flag)
 
     def note_view(self, task_id: str, by: str, action: str = "viewed", detail: str = "") -> None:
         """Add an audit entry saying who saw the task's personal details (page, export) and when."""
@@ -247,6 +277,7 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
   redis.call('RPUSH', KEYS[4], ARGV[4])
+  redis.call('HINCRBY', KEYS[6], ARGV[5], 1)
   return 1
 end
 return 0

@@ -443,14 +443,165 @@ def test_it_lists_the_queue_urgent_first_then_due_then_oldest(ana: Auth, staff_a
     assert crisis["priority"] == "urgent"
     assert crisis["age"] == "1 h"
     assert data["task_url"] == "/staff/tasks/TASK_ID"
-    assert NAME not in str(data) and NUMBER not in str(data)  # the poll carries no personal data
+    # The poll carries first names and masked numbers only: no full name, no number.
+    assert NAME not in str(data) and NUMBER not in str(data)
 
     page = ana.client.get("/staff/").get_data(as_text=True)
-    assert re.search(r'<tr class="urgent" data-id="crisis">', page)
+    assert re.search(r'<tr class="urgent[^"]*" data-id="crisis"', page)
     assert (
         page.index('data-id="crisis"') < page.index('data-id="old"') < page.index('data-id="late"')
     )
     assert 'src="/staff/static/queue.js"' in page
+
+
+def test_each_row_shows_first_name_masked_number_and_best_time(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task("named", best_time_window="evening"))
+    start = datetime(2026, 11, 24, 18, tzinfo=NY)
+    store.create_task(
+        make_task(
+            "asked",
+            name="Maximiliana-Josefina Ortega",
+            callback_number="+13125550777",
+            best_time_start=start,
+            best_time_end=start + timedelta(hours=3),
+        )
+    )
+    store.create_task(make_task("nameless", name=None, callback_number=None, best_time_window=None))
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    assert (rows["named"]["who"], rows["named"]["number"], rows["named"]["best"]) == (
+        "Sam",
+        "•••0142",
+        "evening",
+    )
+    assert rows["asked"]["who"] == "M.O."  # a long first name: initials
+    assert rows["asked"]["number"] == "•••0777"
+    assert rows["asked"]["best"].endswith("18:00")
+    assert (rows["nameless"]["who"], rows["nameless"]["number"]) == ("", "•••0142")  # From
+    page = text(ana.client.get("/staff/"))
+    assert "Sam •••0142 evening" in page
+    assert "M.O. •••0777" in page
+    assert NAME not in page and "Ortega" not in page and "+13125550142" not in page
+
+
+def test_waiting_time_is_coloured_against_its_claim_target(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    now = datetime.now(UTC)
+    urgent = dict(kind="crisis", priority="urgent")  # URGENT_CLAIM_MINUTES: 5 by default
+    store.create_task(make_task("u-fresh", created_at=now - timedelta(minutes=1), **urgent))
+    store.create_task(make_task("u-soon", created_at=now - timedelta(minutes=4), **urgent))
+    store.create_task(make_task("u-late", created_at=now - timedelta(minutes=6), **urgent))
+    store.create_task(make_task("n-fresh", created_at=now))  # 60 business minutes
+    store.create_task(make_task("n-late", created_at=now - timedelta(days=10)))
+    store.create_task(make_task("u-held", created_at=now - timedelta(minutes=30), **urgent))
+    ana.act("u-held", "claim")
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    assert {i: r["wait"] for i, r in rows.items()} == {
+        "u-fresh": "ok",
+        "u-soon": "soon",
+        "u-late": "late",
+        "n-fresh": "ok",
+        "n-late": "late",
+        "u-held": "held",
+    }
+    assert rows["u-late"]["target"] == "5 min"
+    assert rows["u-late"]["age"] == "6 min"
+    target = datetime.fromisoformat(rows["n-fresh"]["target_at"])
+    assert target >= now + timedelta(minutes=59)  # business time: never sooner than an hour
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert re.search(r'<time class="wait late" datetime="[^"]+" data-target="[^"]+"', page)
+
+
+def test_a_task_is_overdue_once_its_window_opens_and_nobody_has_tried(
+    ana: Auth, staff_app: Flask
+) -> None:
+    store = store_of(staff_app)
+    now = datetime.now(UTC)
+    evening = dict(best_time_window="evening")
+    store.create_task(make_task("opened", due_at=now - timedelta(minutes=1), **evening))
+    store.create_task(make_task("tried", due_at=now - timedelta(minutes=1), **evening))
+    store.create_task(make_task("later", due_at=now + timedelta(hours=3), **evening))
+    asap = dict(best_time_window="now", kind="crisis", priority="urgent")
+    store.create_task(make_task("asap-new", created_at=now, due_at=now, **asap))
+    store.create_task(
+        make_task("asap-old", created_at=now - timedelta(minutes=9), due_at=now, **asap)
+    )
+    ana.act("tried", "claim")
+    ana.act("tried", "attempt", outcome="no_answer")
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    assert {i: r["overdue"] for i, r in rows.items()} == {
+        "opened": True,
+        "tried": False,
+        "later": False,
+        "asap-new": False,  # as soon as possible: overdue once its claim target passes
+        "asap-old": True,
+    }
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert page.count('<span class="badge overdue"') == 2
+    later = datetime.fromisoformat(rows["later"]["opens_at"])
+    assert abs(later - (now + timedelta(hours=3))) < timedelta(seconds=1)  # queue.js marks it then
+
+
+def test_it_flags_an_escalated_task(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    store.create_task(make_task("t1", kind="crisis", priority="urgent"))
+    store.create_task(make_task("t2"))
+    store.note_escalation("t1", "unclaimed: on-call staff texted again (2)")
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    assert (rows["t1"]["escalated"], rows["t2"]["escalated"]) == (True, False)
+    assert text(ana.client.get("/staff/")).count("Escalated") == 1
+    assert [e.action for e in store.audit("t1")] == ["created", "escalated"]
+    assert "Escalated: it was not claimed in time" in text(ana.client.get("/staff/tasks/t1"))
+
+
+def test_tasks_from_the_same_number_are_linked_both_ways(ana: Auth, staff_app: Flask) -> None:
+    store = store_of(staff_app)
+    now = datetime.now(UTC)
+    store.create_task(
+        make_task("crisis1", kind="crisis", priority="urgent", crisis_category="overdose")
+    )
+    store.create_task(make_task("callback1", created_at=now - timedelta(days=2)))
+    store.create_task(
+        make_task("other1", callback_number="+13125550999", from_number="+13125550999")
+    )
+    store.create_task(make_task("stale1", created_at=now - timedelta(days=30)))
+    hidden = dict(from_number="+266696687", callback_number=None)  # a hidden caller ID
+    store.create_task(make_task("hidden1", **hidden))
+    store.create_task(make_task("hidden2", **hidden))
+    rows = {r["id"]: r for r in poll(ana.client)["open"]}
+    linked = {i: [t["id"] for t in r["related"]] for i, r in rows.items()}
+    assert linked == {
+        "crisis1": ["callback1"],
+        "callback1": ["crisis1"],
+        "other1": [],
+        "stale1": [],  # a month apart: not recent
+        "hidden1": [],
+        "hidden2": [],
+    }
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert 'href="/staff/tasks/callback1" title="Same person (callback)">↔ callback1' in page
+    assert 'href="/staff/tasks/crisis1" title="Same person (crisis)">↔ crisis1' in page
+    detail = text(ana.client.get("/staff/tasks/callback1"))
+    assert "Same person (same number, within 7 days): crisis1 (crisis, new)" in detail
+
+
+@pytest.mark.parametrize(
+    ("category", "label"),
+    [
+        ("overdose", "Overdose / medical emergency"),
+        ("suicide", "Suicidal thoughts"),
+        ("self_harm", "Self-harm"),
+    ],
+)
+def test_a_crisis_row_shows_its_category(
+    ana: Auth, staff_app: Flask, category: str, label: str
+) -> None:
+    store_of(staff_app).create_task(
+        make_task("c1", kind="crisis", priority="urgent", crisis_category=category)
+    )
+    assert poll(ana.client)["open"][0]["crisis"] == label
+    page = ana.client.get("/staff/").get_data(as_text=True)
+    assert f'<span class="badge crisis">{label}</span>' in page
 
 
 def test_it_flags_a_task_whose_notification_failed(ana: Auth, staff_app: Flask) -> None:

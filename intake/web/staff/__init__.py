@@ -11,7 +11,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
-from . import admin, auth, flowchart, views  # noqa: F401 (admin and flowchart add routes to views.bp)
+from . import admin, auth, flowchart, reports, views  # noqa: F401 (they add routes to views.bp)
 from .sessions import RedisSessionInterface
 
 # Sign-in POSTs per account and client, whatever the throttle says: a flood is refused before

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from ... import speed
+from ...config import Settings
 from ...tasks import Task, iso
 
 STATUSES = ("new", "claimed", "rescheduled", "reopened", "done")
 LANGUAGES = {"en": "English", "es": "Spanish"}
 KINDS = {"callback": "Callback", "crisis": "Crisis"}
-CHANNELS = {"sms": "Text message", "voice": "Phone call"}
+CHANNELS = {"sms": "Text message", "voice": "Phone call", "whatsapp": "WhatsApp"}
 FOR_WHOM = {"self": "Themselves", "other": "Someone else (family or friend)"}
 CRISIS = {
     "suicide": "Suicidal thoughts",
@@ -29,6 +32,8 @@ WINDOWS = {
     "any": "any time",
 }
 DONE_SHOWN = 50
+SOON = 0.75  # past this share of its claim target, a waiting time turns amber
+UNCLAIMED = ("new", "reopened")
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -116,9 +121,68 @@ def counts(tasks: list[Task]) -> dict[str, int]:
     return result
 
 
-def row(task: Task, now: datetime, tz: ZoneInfo) -> dict[str, object]:
-    """One queue line: no name and no number, so the queue stays compact."""
+def first_name(name: str | None) -> str:
+    """What the queue calls the person: their first name, or initials when it is long."""
+    words = (name or "").split()
+    if not words:
+        return ""
+    if len(words[0]) <= 16:
+        return words[0]
+    return "".join(w[0].upper() + "." for w in words[:2])
+
+
+def masked(number: str | None) -> str:
+    """A number on the queue: its last four digits only ('•••0142')."""
+    digits = "".join(c for c in number or "" if c.isdigit())
+    return f"•••{digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def best_time(task: Task, now: datetime, tz: ZoneInfo) -> str:
+    """The person's window, short: 'today 18:00', 'evening', 'as soon as possible' or ''."""
+    if task.best_time_start is not None:
+        return local_time(task.best_time_start, now, tz)
+    return WINDOWS.get(task.best_time_window or "", "")
+
+
+def channel(name: str) -> str:
+    """'Text message', 'Phone call', or the channel's own name for one this code does not know."""
+    return CHANNELS.get(name, name.replace("_", " ").capitalize())
+
+
+def target_label(task: Task, settings: Settings) -> str:
+    """The claim target as set: '5 min' (urgent), '1 h of business time' (normal)."""
+    if task.priority == "urgent":
+        return duration(settings.urgent_claim_minutes)
+    return f"{duration(settings.normal_claim_minutes)} of business time"
+
+
+def duration(minutes: float) -> str:
+    """'5 min', '1 h', '1 h 30 min'."""
+    start = datetime(2000, 1, 1)
+    return age(start, start + timedelta(minutes=minutes)).replace("just now", "under a minute")
+
+
+def wait_state(task: Task, now: datetime, target: datetime) -> str:
+    """'held' once someone owns the task, else 'ok', 'soon' (most of the target used) or 'late'."""
+    if task.status not in UNCLAIMED:
+        return "held"
+    if now >= target:
+        return "late"
+    allowed = (target - task.created_at).total_seconds()
+    used = (now - task.created_at).total_seconds()
+    return "soon" if allowed > 0 and used >= SOON * allowed else "ok"
+
+
+def row(
+    task: Task,
+    now: datetime,
+    tz: ZoneInfo,
+    settings: Settings,
+    links: list[Task] | None = None,
+) -> dict[str, object]:
+    """One queue line: waiting time against its target, who (first name, masked number), when."""
     due = task.due_at or task.created_at
+    target = speed.claim_target(task, settings)
     return {
         "id": task.id,
         "priority": task.priority,
@@ -127,21 +191,39 @@ def row(task: Task, now: datetime, tz: ZoneInfo) -> dict[str, object]:
         "status": task.status,
         "created_at": iso(task.created_at),
         "age": age(task.created_at, now),
+        "target_at": iso(target),
+        "target": target_label(task, settings),
+        "wait": wait_state(task, now, target),
+        "overdue": speed.overdue(task, now, settings),
+        "opens_at": iso(speed.window_opens(task, settings)),
         "due_at": iso(due),
         "due": local_time(due, now, tz),
+        "who": first_name(task.name),
+        "number": masked(task.callback_number or task.from_number),
+        "best": best_time(task, now, tz),
+        "channel": channel(task.channel),
         "language": LANGUAGES.get(task.language, task.language),
         "owner": task.claimed_by or "",
         "attempts": len(task.attempts),
         "delivery_failed": task.delivery_failed,
+        "escalated": task.escalated,
+        "related": [{"id": t.id, "kind": t.kind} for t in links or []],
     }
 
 
-def queue(tasks: list[Task], now: datetime, tz: ZoneInfo) -> dict[str, object]:
+def queue(
+    tasks: list[Task],
+    now: datetime,
+    tz: ZoneInfo,
+    settings: Settings,
+    number_ref: Callable[[str], str],
+) -> dict[str, object]:
     """The queue page's data: counts, open tasks in queue order, the latest done ones."""
     done = sorted((t for t in tasks if not t.is_open), key=lambda t: t.created_at, reverse=True)
+    links = speed.related(tasks, number_ref)
     return {
         "counts": counts(tasks),
-        "open": [row(t, now, tz) for t in tasks if t.is_open],
-        "done": [row(t, now, tz) for t in done[:DONE_SHOWN]],
+        "open": [row(t, now, tz, settings, links.get(t.id)) for t in tasks if t.is_open],
+        "done": [row(t, now, tz, settings, links.get(t.id)) for t in done[:DONE_SHOWN]],
         "done_total": len(done),
     }

@@ -29,6 +29,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
+from ... import speed
 from ...desk import Desk
 from ...tasks import TransitionError
 from ...tasks import iso as iso_time
@@ -217,22 +218,27 @@ def logout() -> BaseResponse:
 @login_required
 def queue() -> str:
     """Counts by status, open tasks in queue order and the latest done ones."""
-    s = services()
-    data = present.queue(s.store.list_tasks(), now(), s.settings.business_timezone)
+    data = _queue_data()
     return render_template("staff/queue.html", queue=data, poll_url=url_for(POLL_ENDPOINT))
 
 
 @bp.get("/queue.json")
 @login_required
 def queue_json() -> Response:
-    """What the queue page polls: counts and rows, with no names or numbers."""
+    """What the queue page polls: counts and rows (first names and masked numbers only)."""
     s = services()
-    data = present.queue(s.store.list_tasks(), now(), s.settings.business_timezone)
+    data = _queue_data()
     data["task_url"] = url_for("staff.task", task_id="TASK_ID")
     moment = now()
     data["updated_at"] = iso_time(moment)
     data["updated"] = f"{moment.astimezone(s.settings.business_timezone):%H:%M:%S}"
     return jsonify(data)
+
+
+def _queue_data() -> dict[str, object]:
+    s = services()
+    tz = s.settings.business_timezone
+    return present.queue(s.store.list_tasks(), now(), tz, s.settings, s.store.number_ref)
 
 
 @bp.get("/tasks/<task_id>")
@@ -255,6 +261,8 @@ def task(task_id: str) -> str:
         audit=[e for e in trail if e.action not in VIEWS],
         views=[e for e in trail if e.action in VIEWS],
         p=present,
+        related=speed.related(s.store.list_tasks(), s.store.number_ref).get(task_id, []),
+        related_days=speed.RELATED_DAYS,
         tz=tz,
         now=moment,
         mine=found.status == "claimed" and found.claimed_by == current_user.email,
