@@ -13,7 +13,7 @@ from ...tasks import Task, iso
 STATUSES = ("new", "claimed", "rescheduled", "reopened", "done")
 LANGUAGES = {"en": "English", "es": "Spanish"}
 KINDS = {"callback": "Callback", "crisis": "Crisis"}
-CHANNELS = {"sms": "Text message", "voice": "Phone call"}
+CHANNELS = {"sms": "Text message", "voice": "Phone call", "whatsapp": "WhatsApp"}
 FOR_WHOM = {"self": "Themselves", "other": "Someone else (family or friend)"}
 CRISIS = {
     "suicide": "Suicidal thoughts",
@@ -29,6 +29,7 @@ WINDOWS = {
     "any": "any time",
 }
 DONE_SHOWN = 50
+WHATSAPP_WINDOW = timedelta(hours=24)  # free-form messages after the person's last one
 
 
 def age(since: datetime, now: datetime) -> str:
