@@ -107,3 +107,16 @@ def test_an_sms_cookie_copy_never_resumes_a_whatsapp_chat(text: Text, client: An
     # A WhatsApp message with that cookie is a first message all the same: the welcome.
     replies = whatsapp(text)("hi")
     assert len(replies) == 2 and replies[0].startswith("Hi, this is")
+
+
+def test_an_opt_out_spooled_during_an_outage_is_replayed_on_its_own_channel(app: Flask) -> None:
+    """Spooled while Redis was away, the opt-out keeps its channel; one spooled before
+    WhatsApp existed (no channel) is an SMS one."""
+    from intake.spool import Record
+
+    conversations = app.extensions["intake"].conversations
+    conversations.replay(Record("r1", "opt_out", {"number": TEXTER, "channel": "whatsapp"}, 0.0))
+    assert store(app).is_opted_out(TEXTER, "whatsapp")
+    assert not store(app).is_opted_out(TEXTER)
+    conversations.replay(Record("r2", "opt_out", {"number": TEXTER}, 0.0))
+    assert store(app).is_opted_out(TEXTER)
