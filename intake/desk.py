@@ -9,13 +9,12 @@ from typing import Any
 
 from redis import Redis
 
-from . import metrics
+from . import metrics, notifications
 from .config import Settings
 from .notifications import (
     MESSAGE_JOB,
     ON_FAILURE,
     SEND_JOB_TIMEOUT,
-    SEND_RETRY,
     cancel_escalations,
     queue_name,
     schedule_reminder,
@@ -88,7 +87,7 @@ class Desk:
                 message_id,
                 job_id=f"message-{task.id}-{message_id}",
                 job_timeout=SEND_JOB_TIMEOUT,
-                retry=SEND_RETRY,
+                retry=notifications.SEND_RETRY,  # read when used: tests shorten it
                 on_failure=ON_FAILURE,
                 meta={"task": task.id, "channel": "whatsapp message"},
                 description=f"whatsapp message for task {task.id}",

@@ -1,4 +1,5 @@
-"""The one way out: SMS through Twilio, email through SMTP and signed webhooks to the CRM.
+"""The one way out: SMS and WhatsApp through Twilio, email through SMTP and signed webhooks
+to the CRM.
 
 Every failure becomes a TransportError whose `permanent` says whether trying again can help
 (an invalid number, a refused request) or not (a timeout, a 5xx, Twilio's 429). Messages and

@@ -427,6 +427,12 @@ def delivery_failed(
     if job.retries_left:
         return  # RQ retries it (after its backoff)
     task_id = job.meta.get("task")
+    if task_id and job.func_name == n.MESSAGE_JOB:
+        # A message to the person, not a staff notification: the task's trail says so.
+        detail = "WhatsApp: Twilio could not be reached after every retry; call them"
+        _store(connection).note_view(task_id, "system", "message_not_sent", detail)
+        log.error("task %s: whatsapp message failed for good", task_id)
+        return
     if task_id:
         _store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
         reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII

@@ -211,3 +211,18 @@ def test_the_emulator_refuses_what_twilio_refuses_for_whatsapp(
     assert post(From=SENDER, ContentSid=TEMPLATE, ContentVariables="[1]") == 21656
     filled = json.dumps({"1": "x", "2": "y"})
     assert post(From=SENDER, ContentSid=TEMPLATE, ContentVariables=filled) == 201
+
+
+def test_when_twilio_stays_down_the_trail_says_the_message_did_not_go(
+    whatsapp: TwilioEmulator, worker_env: WorkerEnv, redis_conn: Redis
+) -> None:
+    whatsapp.script("whatsapp:" + PERSON, *["server_error"] * 10)
+    task_id = whatsapp_task(redis_conn)
+    make_store(redis_conn).note_inbound("whatsapp", PERSON, datetime.now(UTC))
+    send(redis_conn, worker_env, task_id, "Hi Sam")
+
+    assert len(whatsapp.attempts_to("whatsapp:" + PERSON)) == 4  # the first try and 3 retries
+    action, detail = trail(redis_conn, task_id)[-1]
+    assert action == "message_not_sent" and "could not be reached" in detail
+    # Not a staff notification: the task is not flagged as one that failed.
+    assert make_store(redis_conn).get_task(task_id).delivery_failed is False  # type: ignore[union-attr]
