@@ -120,3 +120,23 @@ def test_an_opt_out_spooled_during_an_outage_is_replayed_on_its_own_channel(app:
     assert not store(app).is_opted_out(TEXTER)
     conversations.replay(Record("r2", "opt_out", {"number": TEXTER}, 0.0))
     assert store(app).is_opted_out(TEXTER)
+
+
+def test_metrics_count_whatsapp_webhooks_and_tasks_as_whatsapp(text: Text, client: Any) -> None:
+    from tests.web.test_metrics import samples, value
+
+    before = samples(client)
+    whatsapp(text)("i want to kill myself tonight")
+    after = samples(client)
+
+    def whatsapp_total(found: dict[Any, float], name: str) -> float:
+        return sum(
+            v for (n, labels), v in found.items() if n == name and ("channel", "whatsapp") in labels
+        )
+
+    assert (
+        whatsapp_total(after, "intake_webhook_seconds_count")
+        - whatsapp_total(before, "intake_webhook_seconds_count")
+        == 1
+    )
+    assert value(after, "intake_tasks_queued_total", channel="whatsapp", priority="urgent") == 1
