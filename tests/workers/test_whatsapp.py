@@ -226,3 +226,37 @@ def test_when_twilio_stays_down_the_trail_says_the_message_did_not_go(
     assert action == "message_not_sent" and "could not be reached" in detail
     # Not a staff notification: the task is not flagged as one that failed.
     assert make_store(redis_conn).get_task(task_id).delivery_failed is False  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"WHATSAPP_FROM": "whatsapp:+14155238886"}, ("whatsapp:+14155238886", "")),
+        ({"WHATSAPP_FROM": "+1 (415) 523-8886"}, ("whatsapp:+14155238886", "")),
+        ({"WHATSAPP_TEMPLATE_SID": TEMPLATE}, ("", TEMPLATE)),
+        ({}, ("", "")),
+    ],
+)
+def test_whatsapp_settings_are_read_and_normalised(
+    settings_env: dict[str, str], values: dict[str, str], expected: tuple[str, str]
+) -> None:
+    from intake.config import Settings
+
+    s = Settings.from_env(settings_env | values)
+    assert (s.whatsapp_from, s.whatsapp_template_sid) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"WHATSAPP_FROM": "whatsapp:+1555"}, "WHATSAPP_FROM"),
+        ({"WHATSAPP_TEMPLATE_SID": "HX123"}, "WHATSAPP_TEMPLATE_SID"),
+    ],
+)
+def test_a_malformed_whatsapp_setting_stops_start_up_naming_it(
+    settings_env: dict[str, str], values: dict[str, str], named: str
+) -> None:
+    from intake.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(settings_env | values)
