@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument(
         "--voice", action="store_true", help="call instead: keypad keys or typed speech"
     )
+    chat.add_argument(
+        "--whatsapp",
+        action="store_true",
+        help="text on WhatsApp instead of SMS (From whatsapp:+1..., to WHATSAPP_FROM)",
+    )
 
     dev = sub.add_parser(
         "dev", help="run Redis (unless REDIS_URL is set), web and worker; what `make run` does"
@@ -132,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "keys":
             return keys_rotate_command(as_json=args.json)
         if args.command == "chat":
-            return chat_command(args.from_number, args.url, voice=args.voice)
+            return chat_command(
+                args.from_number, args.url, voice=args.voice, whatsapp=args.whatsapp
+            )
         if args.command == "dev":
             from .devserver import run
 
@@ -220,7 +227,7 @@ def add_twilio_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     twilio_sub.add_parser(
         "configure",
         help="point TWILIO_PHONE_NUMBER's SMS and voice webhooks (and fallbacks) at "
-        "PUBLIC_BASE_URL",
+        "PUBLIC_BASE_URL; says what to set by hand for WHATSAPP_FROM",
     )
 
 
@@ -257,7 +264,7 @@ def keys_rotate_command(as_json: bool) -> int:
 
 def twilio_configure_command() -> int:
     """Set the number's webhook URLs through Twilio's API; print each change, old -> new."""
-    from .twilio_number import NumberSetupError, configure_number, wanted
+    from .twilio_number import NumberSetupError, configure_number, wanted, whatsapp_steps
 
     settings = Settings.from_env()
     try:
@@ -267,13 +274,15 @@ def twilio_configure_command() -> int:
         return 1
     if not setup.changes:
         print(f"{setup.phone_number} already points at {settings.public_base_url}: nothing changed")
-        return 0
-    print(f"{setup.phone_number} ({setup.sid}):")
-    for field in wanted(settings.public_base_url):
-        if field in setup.changes:
-            old, new = setup.changes[field]
-            print(f"  {field}: {old or '(none)'} -> {new}")
-    print(f"updated {len(setup.changes)} setting(s)")
+    else:
+        print(f"{setup.phone_number} ({setup.sid}):")
+        for field in wanted(settings.public_base_url):
+            if field in setup.changes:
+                old, new = setup.changes[field]
+                print(f"  {field}: {old or '(none)'} -> {new}")
+        print(f"updated {len(setup.changes)} setting(s)")
+    for line in whatsapp_steps(settings):  # what the API cannot do
+        print(line)
     return 0
 
 
@@ -579,8 +588,11 @@ def staff_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def chat_command(from_number: str, url: str | None, voice: bool = False) -> int:
-    """Text (or, with `voice`, call) the running app as Twilio would, from the terminal."""
+def chat_command(
+    from_number: str, url: str | None, voice: bool = False, whatsapp: bool = False
+) -> int:
+    """Text (by SMS, or on WhatsApp with `whatsapp`) or, with `voice`, call the running app as
+    Twilio would, from the terminal."""
     from dotenv import load_dotenv
 
     from .simulator import Calling, Phone, Texting, WebhookError
@@ -601,7 +613,8 @@ def chat_command(from_number: str, url: str | None, voice: bool = False) -> int:
     try:
         if voice:
             return call_loop(Calling(phone, from_number), where)
-        return text_loop(Texting(phone, from_number), where)
+        texting = Texting(phone, from_number, whatsapp=whatsapp, whatsapp_to=settings.whatsapp_from)
+        return text_loop(texting, where)
     except WebhookError as e:
         print(f"[{e}. Is `make run` running?]")
         return 1
@@ -619,8 +632,9 @@ def text_loop(texting: Texting, where: str) -> int:
     """Read lines, text each one, print the replies."""
     from .simulator import WebhookError
 
+    how = "on WhatsApp from whatsapp:" if texting.whatsapp else "from "
     print(
-        f"Texting {where}/sms from {texting.from_number}. Type a message, Enter to send, "
+        f"Texting {where}/sms {how}{texting.from_number}. Type a message, Enter to send, "
         "Ctrl-D to quit."
     )
     while (body := prompt("you> ")) is not None:

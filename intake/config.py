@@ -168,6 +168,10 @@ class Settings:
     log_format: str = "text"  # "json": one JSON object per line, with the request id
     # development only: the phone simulator at /simulator (404 unless on)
     simulator_enabled: bool = False
+    # WhatsApp: the sender ("whatsapp:+1..."; "" sends nothing on WhatsApp) and the approved
+    # Content API template (HX...) used outside the 24 hours after a person's last message
+    whatsapp_from: str = ""
+    whatsapp_template_sid: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -240,6 +244,8 @@ class Settings:
             metrics_allow=_networks(env, "METRICS_ALLOW", "127.0.0.1/32,::1/128"),
             log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
             simulator_enabled=envbool(env, "SIMULATOR_ENABLED", False),
+            whatsapp_from=_whatsapp_from(env, "WHATSAPP_FROM"),
+            whatsapp_template_sid=_content_sid(env, "WHATSAPP_TEMPLATE_SID"),
         )
 
     def voice_for(self, language: str) -> str:
@@ -279,6 +285,22 @@ def _phones(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of phone numbers, each checked."""
     raw = env.get(name, "")
     return tuple(_phone({name: part.strip()}, name) for part in raw.split(",") if part.strip())
+
+
+def _whatsapp_from(env: Mapping[str, str], name: str) -> str:
+    """The WhatsApp sender as Twilio names it, "whatsapp:+E164"; a bare number is accepted."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return ""
+    number = raw.split(":", 1)[1] if raw.lower().startswith("whatsapp:") else raw
+    return "whatsapp:" + _phone({name: number}, name)
+
+
+def _content_sid(env: Mapping[str, str], name: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if raw and not re.fullmatch(r"HX[0-9a-fA-F]{32}", raw):
+        raise ConfigError(f"{name} must be a Content SID: HX followed by 32 hexadecimal characters")
+    return raw
 
 
 def _emails(env: Mapping[str, str], name: str) -> tuple[str, ...]:

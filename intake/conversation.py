@@ -26,8 +26,8 @@ from . import metrics, tallies
 from .flow import engine
 from .flow import events as ev
 from .flow.engine import Flow, Reading, Session, Trigger, UserInput
-from .flow.model import Channel
-from .flow.text import parse_phone
+from .flow.model import Medium, flow_channel
+from .flow.text import for_channel, parse_phone
 from .queues import DEFAULT_FAILURE_TTL, JobQueue
 from .spool import Drainer, Record, Spool
 from .store import DEFAULT_QUEUE, URGENT_QUEUE, Begun, Store, mask
@@ -116,7 +116,7 @@ class Conversations:
 
     def step(
         self,
-        channel: Channel,
+        channel: Medium,
         key: str,
         contact: str,
         inp: UserInput | None,
@@ -154,7 +154,10 @@ class Conversations:
                     )
                     return Step(session=session, events=events, duplicate=True)
                 return Step(session=None, events=[], duplicate=True)
-            if channel == "sms" and opted_out:
+            if channel == "whatsapp" and contact:
+                # Opens (or extends) WhatsApp's 24-hour window for free-form messages.
+                link.call(lambda: self.store.note_inbound(channel, contact, now), None)
+            if channel != "voice" and opted_out:  # opted out of this channel's texts
                 reading = engine.read(self.flow, inp.text) if inp else None  # read once
                 if reading is None or not engine.opts_in(self.flow, reading):
                     self._silent_crisis_check(before, channel, contact, reading, now, link)
@@ -177,7 +180,7 @@ class Conversations:
 
     def _over_limit(
         self,
-        channel: Channel,
+        channel: Medium,
         contact: str,
         session: Session | None,
         inp: UserInput | None,
@@ -194,20 +197,20 @@ class Conversations:
         if recent > self.inbound_limit + 1:
             return Step(session=session, events=[], limited=True)
         log.warning("%s %s: over the inbound limit; quiet for the minute", channel, mask(contact))
-        texts = self.flow.spec.messages["rate_limited"][channel]
+        texts = self.flow.spec.messages["rate_limited"][flow_channel(channel)]
         text = engine.render(
             texts.get(language) or texts[self.flow.spec.languages[0]], self.flow.params
         )
         events: list[ev.Event] = (
-            [ev.MessageSent(text)]
-            if channel == "sms"
+            [ev.MessageSent(for_channel(text, channel))]
+            if channel != "voice"
             else [ev.PromptSpoken(text), ev.SessionEnded()]
         )
         return Step(session=session, events=events, limited=True)
 
     def _advance(
         self,
-        channel: Channel,
+        channel: Medium,
         key: str,
         contact: str,
         inp: UserInput | None,
@@ -232,7 +235,7 @@ class Conversations:
 
     def signal(
         self,
-        channel: Channel,
+        channel: Medium,
         key: str,
         name: str,
         carried: Session | None = None,
@@ -282,7 +285,7 @@ class Conversations:
         return Step(session=moved, events=events, duplicate=True)
 
     @contextmanager
-    def _serialised(self, channel: Channel, key: str, link: Link) -> Iterator[None]:
+    def _serialised(self, channel: Medium, key: str, link: Link) -> Iterator[None]:
         """One step at a time per person; without Redis, no lock (and no way to need one)."""
         lock = self.store.lock(channel, key)
         acquired = link.call(lock.acquire, None)
@@ -325,7 +328,8 @@ class Conversations:
         link = link or Link()
         for event in events:
             if isinstance(event, (ev.OptedOut, ev.OptedIn)) and session.contact:
-                self._opt(session.contact, isinstance(event, ev.OptedOut), link)
+                out = isinstance(event, ev.OptedOut)
+                self._opt(session.contact, out, link, session.channel)
             elif isinstance(event, ev.CrisisDetected):
                 # One urgent task per conversation, however many crisis messages.
                 seed = (
@@ -338,15 +342,17 @@ class Conversations:
                 seed = f"callback:{session.channel}:{key or session.contact}:{step_at}"
                 self.enqueue_task(event.request, new_task_id(seed), now, link)
 
-    def _opt(self, number: str, out: bool, link: Link) -> None:
+    def _opt(self, number: str, out: bool, link: Link, channel: str = "sms") -> None:
+        """Opt `number` out of (or back into) texts on `channel` only: STOP on WhatsApp
+        leaves SMS as it was, and the other way round."""
         change = self.store.opt_out if out else self.store.opt_in
         if link.up:
             try:
-                change(number)
+                change(number, channel)
                 return
             except OUTAGE as e:
                 link.down(e)
-        self._spool("opt_out" if out else "opt_in", {"number": number})
+        self._spool("opt_out" if out else "opt_in", {"number": number, "channel": channel})
 
     def enqueue_task(
         self, request: ev.CallbackRequest, task_id: str, now: datetime, link: Link | None = None
@@ -401,15 +407,18 @@ class Conversations:
                 log.info("replayed %s task %s from the spool", task.kind, task.id)
         elif record.kind in ("opt_out", "opt_in"):
             number = record.payload["number"]
+            channel = record.payload.get("channel", "sms")  # records spooled before WhatsApp
             out = record.kind == "opt_out"
-            self.store.replay_once(record.id, lambda p: self.store.record_opt_out(p, number, out))
+            self.store.replay_once(
+                record.id, lambda p: self.store.record_opt_out(p, number, out, channel)
+            )
         else:
             log.error("spool record of unknown kind %r skipped", record.kind)
 
     def _silent_crisis_check(
         self,
         session: Session | None,
-        channel: Channel,
+        channel: Medium,
         contact: str,
         reading: Reading | None,
         now: datetime,

@@ -72,6 +72,8 @@ TIME_TO_CLAIM = Histogram(
 def step_done(session: Session | None) -> None:
     """Note the flow state one webhook step left the person in (the latency's step label)."""
     g.metrics_step = session.state if session is not None else "none"
+    if session is not None:
+        g.metrics_channel = session.channel  # /sms serves SMS and WhatsApp
 
 
 def task_queued(task: Task) -> None:
@@ -165,6 +167,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def finished(response: Response) -> Response:
         channel = WEBHOOKS.get(request.endpoint or "")
+        if channel:
+            channel = g.get("metrics_channel", channel)
         started = g.get("metrics_started")
         if channel and started is not None:
             WEBHOOK_SECONDS.labels(channel=channel, step=g.get("metrics_step", "none")).observe(

@@ -35,6 +35,7 @@ CRM_JOB = "workers.jobs.post_task_to_crm"
 CONFIRM_JOB = "workers.jobs.confirm_to_caller"
 ESCALATE_JOB = "workers.jobs.escalate"
 REMIND_JOB = "workers.jobs.remind_owner"
+MESSAGE_JOB = "workers.jobs.message_person"
 # Runs when a delivery job fails; flags the task once no retry is left.
 ON_FAILURE = Callback("workers.jobs.delivery_failed")
 # Temporary failures (timeouts, 5xx, 429) back off; permanent ones are not retried at all.

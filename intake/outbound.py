@@ -1,4 +1,5 @@
-"""The one way out: SMS through Twilio, email through SMTP and signed webhooks to the CRM.
+"""The one way out: SMS and WhatsApp through Twilio, email through SMTP and signed webhooks
+to the CRM.
 
 Every failure becomes a TransportError whose `permanent` says whether trying again can help
 (an invalid number, a refused request) or not (a timeout, a 5xx, Twilio's 429). Messages and
@@ -22,9 +23,9 @@ import logging
 import smtplib
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -34,6 +35,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from .config import Settings
+from .flow.text import format_phone
 from .store import Store, mask
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,16 @@ IN_FLIGHT_MARGIN = 5.0
 # ...among our latest messages to that number, created after its intent (clocks may differ).
 LOOKUP_LIMIT = 100
 CLOCK_MARGIN = 300.0
+# WhatsApp takes free-form messages only this long after the person's last message.
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+class Sent(NamedTuple):
+    """A WhatsApp message Twilio accepted: its SID, and whether it was the free-form text or
+    the template (outside the 24-hour window)."""
+
+    sid: str
+    kind: str  # "free-form" or "template"
 
 
 class TransportError(Exception):
@@ -65,6 +77,14 @@ class OptedOut(TransportError):
 
 class DailyLimitReached(TransportError):
     """The number had its OUTBOUND_DAILY_LIMIT_PER_NUMBER texts today: nothing more is sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+class OutsideWindow(TransportError):
+    """WhatsApp: more than 24 hours since the person last wrote, and no WHATSAPP_TEMPLATE_SID
+    to send instead; nothing is sent."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, permanent=True)
@@ -147,30 +167,70 @@ class Outbound:
         if self.store.is_opted_out(to):
             log.info("sms to %s not sent: the number opted out", mask(to))
             raise OptedOut(f"{mask(to)} opted out")
+        return self._send(to, "sms", {"body": body}, body, key)
+
+    def send_whatsapp(self, to: str, body: str, key: str = "") -> Sent:
+        """Send `body` to `to` (E.164) on WhatsApp, from WHATSAPP_FROM; returns what went.
+
+        Free-form only within 24 hours of the person's last WhatsApp message (WhatsApp's
+        rule); outside them the approved WHATSAPP_TEMPLATE_SID (Twilio's Content API:
+        ContentSid and ContentVariables {"1": program name, "2": admissions number}) goes
+        instead, or, without one, nothing (OutsideWindow). WhatsApp's own opt-out applies, not
+        SMS's; the daily limit counts texts to the number on every channel. Raises OptedOut,
+        DailyLimitReached, OutsideWindow or TransportError; idempotent under `key` as send_sms.
+        """
+        s = self.settings
+        if self.store.is_opted_out(to, "whatsapp"):
+            log.info("whatsapp to %s not sent: the number opted out of whatsapp", mask(to))
+            raise OptedOut(f"{mask(to)} opted out of whatsapp")
+        if not s.whatsapp_from:
+            raise TransportError("WHATSAPP_FROM is not set", permanent=True)
+        last = self.store.last_inbound("whatsapp", to)
+        if last is not None and datetime.now(UTC) - last < WHATSAPP_WINDOW:
+            sid = self._send(to, "whatsapp", {"body": body}, body, key)
+            return Sent(sid, "free-form")
+        if not s.whatsapp_template_sid:
+            log.info("whatsapp to %s not sent: outside the 24-hour window, no template", mask(to))
+            raise OutsideWindow(
+                f"{mask(to)} last wrote over 24 hours ago and WHATSAPP_TEMPLATE_SID is not set"
+            )
+        variables = {"1": s.program_name, "2": format_phone(s.admissions_phone)}
+        fields = {
+            "content_sid": s.whatsapp_template_sid,
+            "content_variables": json.dumps(variables, separators=(",", ":")),
+        }
+        return Sent(self._send(to, "whatsapp", fields, None, key), "template")
+
+    def _send(
+        self, to: str, channel: str, fields: dict[str, str], body: str | None, key: str
+    ) -> str:
+        """One message through Twilio's Messages API; `body` None: a template (any message
+        from an interrupted attempt counts as it)."""
+        whatsapp = channel == "whatsapp"
+        address = f"whatsapp:{to}" if whatsapp else to
+        sender = self.settings.whatsapp_from if whatsapp else self.settings.twilio_phone_number
         client = Client(
             self.settings.twilio_account_sid,
             self.settings.twilio_auth_token,
             http_client=self.http_client,
         )
         if key:
-            earlier = self._already_accepted(client, to, body, key)
+            earlier = self._already_accepted(client, address, sender, body, key)
             if earlier:
                 return earlier
         self._count(to, key)
         if key:
             self.store.send_intended(key, time.time())
         try:
-            message = client.messages.create(
-                to=to, from_=self.settings.twilio_phone_number, body=body
-            )
+            message = client.messages.create(to=address, from_=sender, **fields)
         except (TwilioRestException, TwilioServiceException) as e:
             if key:
                 self.store.send_refused(key)  # Twilio answered with an error: no message exists
-            raise self._twilio_error(to, e.status, e.code) from None
+            raise self._twilio_error(to, e.status, e.code, channel) from None
         except requests.RequestException as e:
-            log.warning("sms to %s: %s", mask(to), type(e).__name__)
+            log.warning("%s to %s: %s", channel, mask(to), type(e).__name__)
             raise TransportError(f"twilio unreachable: {type(e).__name__}") from None
-        log.info("sms to %s accepted by twilio", mask(to))
+        log.info("%s to %s accepted by twilio", channel, mask(to))
         if key:
             self.store.send_done(key, str(message.sid))
         return str(message.sid)
@@ -195,7 +255,9 @@ class Outbound:
             )
             raise DailyLimitReached(f"{mask(to)} had {s.outbound_daily_limit_per_number} today")
 
-    def _already_accepted(self, client: Client, to: str, body: str, key: str) -> str | None:
+    def _already_accepted(
+        self, client: Client, to: str, sender: str, body: str | None, key: str
+    ) -> str | None:
         """The SID of a message an earlier attempt under `key` got Twilio to accept, if any.
 
         An attempt that recorded its intent but no SID was cut short (a crash, a timeout) at a
@@ -214,12 +276,11 @@ class Outbound:
             raise TransportError("an earlier attempt may still be in flight")
         since = datetime.fromtimestamp(intent_at - CLOCK_MARGIN, UTC)
         try:
-            recent = client.messages.stream(
-                to=to, from_=self.settings.twilio_phone_number, limit=LOOKUP_LIMIT
-            )
+            recent = client.messages.stream(to=to, from_=sender, limit=LOOKUP_LIMIT)
             for message in recent:
                 created = message.date_created
-                if message.body and body in message.body and created and created >= since:
+                said = body is None or bool(message.body and body in message.body)
+                if said and created and created >= since:
                     sid = str(message.sid)
                     log.warning("sms to %s: an interrupted attempt had been accepted", mask(to))
                     self.store.send_done(key, sid)
@@ -235,10 +296,12 @@ class Outbound:
         log.info("sms to %s: an interrupted attempt had not been accepted; sending", mask(to))
         return None
 
-    def _twilio_error(self, to: str, status: int, code: int | None) -> TransportError:
-        log.warning("sms to %s refused: http %s, twilio error %s", mask(to), status, code)
+    def _twilio_error(
+        self, to: str, status: int, code: int | None, channel: str = "sms"
+    ) -> TransportError:
+        log.warning("%s to %s refused: http %s, twilio error %s", channel, mask(to), status, code)
         if code == UNSUBSCRIBED:
-            self.store.opt_out(to)
+            self.store.opt_out(to, channel)
             return OptedOut(f"twilio error {code}: {mask(to)} has unsubscribed")
         permanent = 400 <= status < 500 and status != 429
         return TransportError(f"twilio http {status}, error {code}", permanent=permanent)

@@ -199,12 +199,15 @@ def as_dict(step: Step) -> dict[str, Any]:
 
 @dataclass
 class Texting:
-    """One person texting the helpline; keeps the SMS webhook's cookies as Twilio does
-    (per From and To, for the conversation)."""
+    """One person texting the helpline, by SMS or on WhatsApp (Twilio posts both to /sms,
+    WhatsApp with From and To as "whatsapp:+1..."); keeps the webhook's cookies as Twilio
+    does (per From and To, for the conversation)."""
 
     phone: Phone
     from_number: str
     cookies: dict[str, str] = field(default_factory=dict)
+    whatsapp: bool = False
+    whatsapp_to: str = ""  # WHATSAPP_FROM, the helpline's WhatsApp sender; else its number
 
     def send(self, body: str) -> list[Texted]:
         """Text `body`; the replies."""
@@ -223,6 +226,12 @@ class Texting:
             "ApiVersion": API_VERSION,
             "SmsStatus": "received",
         }
+        if self.whatsapp:
+            params["From"] = "whatsapp:" + self.from_number
+            params["To"] = self.whatsapp_to or "whatsapp:" + self.phone.number
+            params["NumSegments"] = "1"
+            params["WaId"] = self.from_number.lstrip("+")
+            params["ProfileName"] = "Simulator"
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         xml, headers = self.phone.post("/sms", params, cookie)
         self.keep_cookies(headers.get_all("Set-Cookie") or [])

@@ -81,7 +81,7 @@ class Task(BaseModel):
     priority: Literal["urgent", "normal"]
     status: Status = "new"
     created_at: datetime
-    channel: Literal["sms", "voice"]
+    channel: Literal["sms", "voice", "whatsapp"]
     language: str
     from_number: str | None
     callback_number: str | None

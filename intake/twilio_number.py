@@ -49,6 +49,26 @@ def wanted(public_base_url: str) -> dict[str, str]:
     }
 
 
+def whatsapp_steps(settings: Settings) -> list[str]:
+    """What to set by hand for WHATSAPP_FROM: Twilio's API does not configure a WhatsApp
+    sender's webhooks (the console, or the sandbox's settings page, does)."""
+    if not settings.whatsapp_from:
+        return []
+    base = settings.public_base_url.rstrip("/")
+    return [
+        f"WhatsApp ({settings.whatsapp_from}, WHATSAPP_FROM) cannot be set through the API; "
+        "in the Twilio console",
+        "  (Messaging > Senders > WhatsApp senders > the sender, or for the sandbox",
+        "  Messaging > Try it out > Send a WhatsApp message > Sandbox settings) set:",
+        f"  When a message comes in: {base}/sms (HTTP POST)",
+        f"  Fallback URL: {base}/sms/fallback (HTTP POST)",
+        "  Status callback URL: leave empty",
+        "  Its messages then reach the same flow as texts; free-form messages to a person go",
+        "  only within 24 hours of their last one, else WHATSAPP_TEMPLATE_SID (an approved",
+        "  Content API template, Messaging > Content Template Builder) or nothing.",
+    ]
+
+
 def configure_number(settings: Settings, http_client: HttpClient | None = None) -> NumberSetup:
     """Find TWILIO_PHONE_NUMBER in the account and update what differs; raises NumberSetupError."""
     if not settings.public_base_url.startswith("https://"):

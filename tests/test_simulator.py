@@ -305,3 +305,31 @@ def test_intake_chat_voice_asks_whether_a_transfer_was_answered(
     assert "[putting the call through to +17273917001]" in out
     assert "nobody from admissions could pick up" in out
     assert out.rstrip().endswith("[you hung up]")
+
+
+def test_a_whatsapp_conversation_goes_to_the_same_webhook_as_twilio_sends_it(
+    phone: Phone, redis_conn: Redis, app: Flask
+) -> None:
+    """Issue 13: From and To as whatsapp:+1..., the same flow, a WhatsApp task."""
+    texting = Texting(phone, TEXTER, whatsapp=True, whatsapp_to="whatsapp:+14155238886")
+    *_, menu = texting.send("hi")
+    assert "*OPIOIDS*" in menu.text
+    for body in ["CALL", "Sam", "YES", "evening", "ME", "NO", "YES"]:
+        texting.send(body)
+    [done] = texting.send("YES")
+    assert "(312) 555-0144" in done.text
+    work(redis_conn)
+    [task] = app.extensions["intake"].store.list_tasks()
+    assert (task.channel, task.from_number, task.callback_number) == ("whatsapp", TEXTER, TEXTER)
+    assert app.extensions["intake"].store.load_session("sms", TEXTER) is None
+
+
+def test_intake_chat_texts_on_whatsapp(
+    served: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = chat(
+        monkeypatch, capsys, "--url", served, "--from", TEXTER, "--whatsapp", lines="hi\n"
+    )
+    assert code == 0
+    assert f"on WhatsApp from whatsapp:{TEXTER}" in out
+    assert any("*OPIOIDS*" in line for line in out.splitlines() if line.startswith("bot> ")), out

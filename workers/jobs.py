@@ -31,7 +31,7 @@ from intake import retention
 from intake.app import load_flow
 from intake.config import Settings
 from intake.flow.engine import Flow
-from intake.outbound import DailyLimitReached, OptedOut, Outbound, TransportError
+from intake.outbound import DailyLimitReached, OptedOut, Outbound, OutsideWindow, TransportError
 from intake.queues import JobQueue, job_queue
 from intake.store import Store, mask
 from intake.tasks import Task, iso
@@ -313,6 +313,53 @@ def confirm_to_caller(task_id: str) -> str:
         return "daily limit"
 
 
+def message_person(task_id: str, message_id: str) -> str:
+    """Send the text staff wrote (staged as `message_id`) to a WhatsApp task's person, at the
+    number that wrote, on WhatsApp only; the audit trail says what went, or why nothing did."""
+    store = _store(_redis())
+    task = store.get_task(task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} is not stored")
+    staged = store.staged_message(message_id)
+    if staged is None or staged[0] != task_id:
+        _, outcome = store.send_record(_job().id)
+        return "sent before" if outcome else "skipped"
+    if task.channel != "whatsapp" or not task.from_number:
+        store.note_view(task_id, "system", "message_not_sent", "not a WhatsApp task")
+        return "skipped"
+    why = ""
+    try:
+        with _no_retry_when_permanent():
+            sent = _outbound(store).send_whatsapp(task.from_number, staged[1], _job().id)
+    except OutsideWindow:
+        why = (
+            "over 24 hours since their last WhatsApp message, and no template is configured "
+            "(WHATSAPP_TEMPLATE_SID): call them"
+        )
+    except OptedOut:
+        why = "they opted out of WhatsApp messages"
+    except DailyLimitReached:
+        why = "they had today's texts already (OUTBOUND_DAILY_LIMIT_PER_NUMBER)"
+    except TransportError as e:
+        if not e.permanent:
+            raise  # RQ tries again later; the message stays staged
+        why = f"refused ({e})"
+    if why:
+        store.note_view(task_id, "system", "message_not_sent", f"WhatsApp: {why}")
+        store.drop_message(message_id)
+        log.info("task %s: whatsapp message not sent", task_id)
+        return "not sent"
+    detail = (
+        "WhatsApp: sent as written"
+        if sent.kind == "free-form"
+        else "WhatsApp: over 24 hours since their last message, so the approved template "
+        "went instead of the text"
+    )
+    store.note_view(task_id, "system", "message_sent", detail)
+    store.drop_message(message_id)
+    return sent.sid
+
+
 def escalate(task_id: str, level: int) -> int:
     """If the task is still unclaimed, text the numbers for `level`; returns how many."""
     s = settings()
@@ -380,6 +427,12 @@ def delivery_failed(
     if job.retries_left:
         return  # RQ retries it (after its backoff)
     task_id = job.meta.get("task")
+    if task_id and job.func_name == n.MESSAGE_JOB:
+        # A message to the person, not a staff notification: the task's trail says so.
+        detail = "WhatsApp: Twilio could not be reached after every retry; call them"
+        _store(connection).note_view(task_id, "system", "message_not_sent", detail)
+        log.error("task %s: whatsapp message failed for good", task_id)
+        return
     if task_id:
         _store(connection).flag_delivery_failed(task_id, job.meta.get("channel", "notification"))
         reason = exc if isinstance(exc, TransportError) else type(exc).__name__  # no PII

@@ -22,6 +22,7 @@ from .model import (
     FlowSpec,
     ForWhomInput,
     Intent,
+    Medium,
     NoInput,
     PhoneInput,
     Say,
@@ -35,8 +36,17 @@ from .model import (
     TimeWindowInput,
     Transition,
     YesNoInput,
+    flow_channel,
 )
-from .text import find_phone, format_phone, parse_phone, phrase_pattern, plain, spoken_digits
+from .text import (
+    find_phone,
+    for_channel,
+    format_phone,
+    parse_phone,
+    phrase_pattern,
+    plain,
+    spoken_digits,
+)
 
 # Placeholders a prompt may use; filled from the session and the flow's params.
 PLACEHOLDERS = (
@@ -57,10 +67,10 @@ PLACEHOLDERS = (
 
 
 class Session(BaseModel):
-    """One person's conversation on one channel."""
+    """One person's conversation on one channel (sms, voice or whatsapp)."""
 
     flow: str
-    channel: Channel
+    channel: Medium
     language: str
     contact: str  # E.164 of the person, or "" when unknown (hidden caller ID)
     state: str
@@ -74,9 +84,9 @@ class Session(BaseModel):
 
 @dataclass(frozen=True)
 class Trigger:
-    """How a conversation starts: someone texts or calls."""
+    """How a conversation starts: someone texts (SMS or WhatsApp) or calls."""
 
-    channel: Channel
+    channel: Medium
     contact: str
     now: datetime
     language: str | None = None
@@ -167,7 +177,7 @@ def resume(
             run.enter(run.session.state)
         return run.finish()
     if reading is not None and reading.keyword is not None:
-        intent = flow.intent(reading.keyword[0], run.session.channel)
+        intent = flow.intent(reading.keyword[0], flow_channel(run.session.channel))
         if intent is not None:
             run.do_intent(intent, reading)
             return run.finish()
@@ -224,14 +234,20 @@ class _Run:
 
     # --- saying things -------------------------------------------------
 
+    @property
+    def kind(self) -> Channel:
+        """The flow channel whose texts and branches this conversation follows."""
+        return flow_channel(self.session.channel)
+
     def emit_text(self, text: str) -> None:
-        if self.session.channel == "sms":
+        text = for_channel(text, self.session.channel)
+        if self.kind == "sms":
             self.events.append(ev.MessageSent(text))
         else:
             self.events.append(ev.PromptSpoken(text))
 
     def localise(self, texts: dict[Channel, dict[str, str]]) -> str | None:
-        by_language = texts.get(self.session.channel)
+        by_language = texts.get(self.kind)
         if not by_language:
             return None
         return render(by_language[self.session.language], self.values())
@@ -279,7 +295,7 @@ class _Run:
         """The flow's intent for what the person said, when the language layer is sure."""
         if reading is None:
             return None
-        return self.flow.intent(reading.intent, self.session.channel)
+        return self.flow.intent(reading.intent, self.kind)
 
     def do_intent(self, intent: Intent, reading: Reading | None) -> None:
         if (
@@ -296,7 +312,7 @@ class _Run:
     def ask_which(self, options: tuple[str, ...]) -> None:
         """Low confidence is never a dead end: offer the two likeliest intents."""
         words = self.flow.language.spec.intents
-        key = "label" if self.session.channel == "sms" else "spoken"
+        key = "label" if self.kind == "sms" else "spoken"
         lang = self.session.language
         names = [getattr(words[o], key).get(lang) or o for o in options[:2]]
         self.extra = {"option_a": names[0], "option_b": names[1]}
@@ -334,9 +350,9 @@ class _Run:
             return None
         if isinstance(spec, YesNoInput):
             answer = self.session.fields[field_name]
-            branch = pick_transition(spec.yes if answer else spec.no, self.session.channel)
-            return resolve_target(branch.next if branch else spec.next, self.session.channel)
-        return resolve_target(getattr(spec, "next", None), self.session.channel)
+            branch = pick_transition(spec.yes if answer else spec.no, self.kind)
+            return resolve_target(branch.next if branch else spec.next, self.kind)
+        return resolve_target(getattr(spec, "next", None), self.kind)
 
     def request_input(self, state: State) -> None:
         if isinstance(state.input, NoInput) or self.session.channel != "voice":
@@ -346,12 +362,12 @@ class _Run:
         )
 
     def transition(self, t: ChannelTransition) -> None:
-        chosen = pick_transition(t, self.session.channel)
+        chosen = pick_transition(t, self.kind)
         if chosen is None:
             return
         for action in chosen.actions:
             self.act(action)
-        target = resolve_target(chosen.next, self.session.channel)
+        target = resolve_target(chosen.next, self.kind)
         if target is not None:
             self.enter(target, quiet=chosen.quiet)
         elif self.session.channel == "voice" and not _ends(chosen.actions):
@@ -428,8 +444,10 @@ class _Run:
 
     def send_snippet(self, snippet_id: str) -> None:
         snippet = self.flow.snippets[snippet_id]
-        texts = snippet.sms if self.session.channel == "sms" else snippet.voice
-        text = render(texts[self.session.language], self.values())
+        texts = snippet.sms if self.kind == "sms" else snippet.voice
+        text = for_channel(
+            render(texts[self.session.language], self.values()), self.session.channel
+        )
         self.events.append(ev.SnippetSent(snippet_id=snippet_id, text=text))
         if snippet_id not in self.session.topics:
             self.session.topics.append(snippet_id)
@@ -497,7 +515,7 @@ class _Run:
                 return None
             if spec.save_as:
                 self.session.fields[spec.save_as] = answer
-            branch = pick_transition(spec.yes if answer else spec.no, self.session.channel)
+            branch = pick_transition(spec.yes if answer else spec.no, self.kind)
             return branch if branch is not None else Transition(next=spec.next)
         if isinstance(spec, ForWhomInput):
             whom: tuple[str, str | None] | None = None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-Channel = Literal["sms", "voice"]
+Channel = Literal["sms", "voice", "whatsapp"]  # model.Medium
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Event:
 
 @dataclass(frozen=True)
 class MessageSent(Event):
-    """A text to send back by SMS."""
+    """A text to send back by SMS or WhatsApp."""
 
     text: str
 

@@ -46,8 +46,12 @@ from .model import (
     YesNoInput,
 )
 from .segments import segment_count
+from .text import for_channel
 
-MAX_SMS_SEGMENTS = 2
+MAX_SMS_SEGMENTS = 2  # SMS only: a WhatsApp message is one message whatever its length
+# WhatsApp has no segments, but a reply still reads on a phone: the same YAML text, with its
+# *bold* and "- " marks, stays this short.
+WHATSAPP_MAX_CHARS = 480
 REQUIRED_MESSAGES = ("welcome", "welcome_back", "crisis", "error")
 # Longest values a placeholder can take, so segment checks hold for every session.
 WORST_CASE_FIELDS: dict[str, str | bool | None] = {
@@ -311,11 +315,15 @@ def check_flow(flow: Flow) -> Iterator[tuple[str, str]]:
                     f"unknown placeholder {{{unknown[0]}}}; use one of {PLACEHOLDERS}",
                 )
             elif sms:
-                rendered = _worst_case(flow, lang, text)
+                marked = _worst_case(flow, lang, text)
+                rendered = for_channel(marked, "sms")
                 n = segment_count(rendered)
                 if n > MAX_SMS_SEGMENTS:
                     problem = f"SMS text needs {n} segments (limit {MAX_SMS_SEGMENTS})"
                     yield f"{where}.{lang}", f"{problem}: {len(rendered)} characters"
+                if len(marked) > WHATSAPP_MAX_CHARS:
+                    problem = f"WhatsApp text has {len(marked)} characters"
+                    yield f"{where}.{lang}", f"{problem} (limit {WHATSAPP_MAX_CHARS})"
 
     def target(where: str, value: Target | None) -> Iterator[tuple[str, str]]:
         for channel in CHANNELS:

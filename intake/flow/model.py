@@ -8,6 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Channel = Literal["sms", "voice"]
 CHANNELS: tuple[Channel, ...] = ("sms", "voice")
+# Where a conversation happens: WhatsApp is a text channel that speaks the flow's `sms` texts
+# (rendered with its formatting: see text.for_channel).
+Medium = Literal["sms", "voice", "whatsapp"]
+
+
+def flow_channel(medium: Medium) -> Channel:
+    """Which of the flow's channels a conversation on `medium` follows."""
+    return "voice" if medium == "voice" else "sms"
+
 
 # language code -> text
 Localized = dict[str, str]

@@ -10,6 +10,10 @@ import phonenumbers
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^a-z0-9*#]+")
+# The formatting flow texts may use, as WhatsApp renders it: *bold* and "- " list items.
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_LIST_ITEM = re.compile(r"^[ \t]*- (?=\S)", re.MULTILINE)
+WHATSAPP_PREFIX = "whatsapp:"
 
 
 def plain(text: str) -> str:
@@ -41,9 +45,29 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
 
 
+def for_channel(text: str, channel: str) -> str:
+    """A flow text as `channel` shows it: WhatsApp renders *bold* and "- " lists as written;
+    SMS (and voice) gets the words without the marks, each list item still on its own line."""
+    if channel == "whatsapp":
+        return text
+    if "*" not in text and "-" not in text:
+        return text
+    return _LIST_ITEM.sub("", _BOLD.sub(r"\1", text))
+
+
+def split_sender(raw: str) -> tuple[str, str]:
+    """Twilio's From/To split into (channel, address): "whatsapp:+1555..." is WhatsApp,
+    anything else SMS ("+1555...", or a non-phone sender kept as it is)."""
+    raw = raw.strip()
+    if raw[: len(WHATSAPP_PREFIX)].lower() == WHATSAPP_PREFIX:
+        return "whatsapp", raw[len(WHATSAPP_PREFIX) :].strip()
+    return "sms", raw
+
+
 def parse_phone(text: str, region: str = "US") -> str | None:
-    """E.164 for a valid number written any usual way, else None."""
-    candidate = text.strip()
+    """E.164 for a valid number written any usual way (or a WhatsApp address,
+    "whatsapp:+1..."), else None."""
+    candidate = split_sender(text)[1]
     if not re.search(r"\d", candidate):
         return None
     try:

@@ -8,7 +8,8 @@ What holds personal data in Redis, and how each goes:
 - "we talked before" markers (`returning:<channel>:<number>`): expire after 30 days; purged
   here sooner when the retention period is shorter;
 - staged tasks (`staged:<id>`, a create_task job's input): deleted when the task is stored,
-  else they expire after 30 days;
+  else they expire after 30 days; so do staged messages (`message:<id>`, a text staff wrote
+  to a person on WhatsApp, sealed), deleted once sent;
 - sessions (`session:...`, SESSION_TTL_SECONDS), the inbound counter (a minute), locks
   (30 s), dedupe marks (`seen:<Twilio SID>`, 7 days) and spool done markers (a record id,
   30 days): expire on their own;
@@ -17,7 +18,10 @@ What holds personal data in Redis, and how each goes:
   ends them at once;
 - sign-in throttle records (`login-throttle:<HMAC of account and client>`): expire an hour (or
   twice LOGIN_MAX_DELAY_SECONDS) after the last failure;
-- opt-outs (`optouts`) stay: forgetting one would text someone who asked us to stop;
+- when a number last wrote on WhatsApp (`last-inbound:whatsapp:<HMAC of the number>`, sealed): expires
+  when the 24-hour window it opened closes;
+- opt-outs (`optouts` for SMS, `optouts:whatsapp`) stay: forgetting one would text someone
+  who asked us to stop;
 - the reports' tallies (`report:<UTC date>`) stay: counts by hour, channel, language, priority
   and outcome, naming nobody (intake/tallies.py).
 """

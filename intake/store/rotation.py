@@ -29,6 +29,8 @@ class Rotated:
     staged_tasks: int = 0
     staff_accounts: int = 0
     staff_sessions: int = 0
+    last_inbound: int = 0  # when a number last wrote on WhatsApp (the 24-hour window)
+    staged_messages: int = 0  # texts staff wrote, waiting for their job
     sealed_from_clear: int = 0  # of the above, values that were still in clear
     renamed_keys: int = 0  # sessions, markers and daily counts still named by a number
     opt_outs: int = 0  # opt-outs still held as a number, now as its reference
@@ -67,6 +69,10 @@ class RotationStore(SessionStore, StaffStore):
                     renamed = self._staff_key(parts[2])
                     done.staff_accounts += self._reseal(key, done, rename=renamed)
                     done.renamed_keys += 1
+            elif kind == "message" and len(parts) == 3:
+                done.staged_messages += self._reseal(key, done)
+            elif kind == "last-inbound" and len(parts) == 4:
+                done.last_inbound += self._reseal(key, done)
             elif kind == "staff-session" and len(parts) == 3:
                 done.staff_sessions += self._reseal(key, done)
             elif kind == "staff-sessions" and len(parts) == 3 and not REF.fullmatch(parts[2]):

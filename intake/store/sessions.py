@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from redis.lock import Lock
@@ -12,6 +13,14 @@ from .base import PREFIX, StoreBase
 SEEN_MESSAGE_TTL = 7 * 24 * 3600  # Twilio retries within minutes; a week is plenty
 RETURNING_TTL = 30 * 24 * 3600  # how long we remember that a number talked to us
 INBOUND_WINDOW = 60  # seconds: the inbound limit counts messages per sender per minute
+# WhatsApp allows free-form messages this long after the person's last message.
+WHATSAPP_WINDOW = 24 * 3600
+
+
+def optouts_key(channel: str = "sms") -> str:
+    """The opt-out set of a channel: SMS (and voice, whose follow-ups are texts) keep the
+    original `optouts` set, so every opt-out recorded before WhatsApp stays valid."""
+    return f"{PREFIX}:optouts:whatsapp" if channel == "whatsapp" else f"{PREFIX}:optouts"
 
 
 class Begun(NamedTuple):
@@ -68,7 +77,7 @@ class SessionStore(StoreBase):
             pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
             pipe.incr(counter)
         pipe.get(self.session_key(channel, key))
-        pipe.sismember(f"{PREFIX}:optouts", self.number_ref(contact or "-"))
+        pipe.sismember(optouts_key(channel), self.number_ref(contact or "-"))
         results = pipe.execute()
         first = bool(results[0]) if delivery_id else True
         recent = int(results[-3]) if sender else 0
@@ -93,13 +102,32 @@ class SessionStore(StoreBase):
         """We talked with this person before, but their session has expired."""
         return bool(self.redis.exists(self._returning_key(channel, key)))
 
-    # --- opt-outs (kept forever; only START/UNSTOP removes one) -----------
+    # --- opt-outs (kept forever; only START/UNSTOP removes one), per channel --
 
-    def opt_out(self, number: str) -> None:
-        self.redis.sadd(f"{PREFIX}:optouts", self.number_ref(number))
+    def opt_out(self, number: str, channel: str = "sms") -> None:
+        self.redis.sadd(optouts_key(channel), self.number_ref(number))
 
-    def opt_in(self, number: str) -> None:
-        self.redis.srem(f"{PREFIX}:optouts", self.number_ref(number))
+    def opt_in(self, number: str, channel: str = "sms") -> None:
+        self.redis.srem(optouts_key(channel), self.number_ref(number))
 
-    def is_opted_out(self, number: str) -> bool:
-        return bool(self.redis.sismember(f"{PREFIX}:optouts", self.number_ref(number)))
+    def is_opted_out(self, number: str, channel: str = "sms") -> bool:
+        return bool(self.redis.sismember(optouts_key(channel), self.number_ref(number)))
+
+    # --- WhatsApp's 24-hour window ------------------------------------------
+
+    def _inbound_at_key(self, channel: str, number: str) -> str:
+        return f"{PREFIX}:last-inbound:{channel}:{self.number_ref(number)}"
+
+    def note_inbound(self, channel: str, number: str, at: datetime) -> None:
+        """When this number last wrote on `channel` (sealed: when someone wrote is theirs);
+        gone once the window it opens has closed."""
+        self.redis.set(
+            self._inbound_at_key(channel, number),
+            self.seal(at.astimezone(UTC).isoformat()),
+            ex=WHATSAPP_WINDOW,
+        )
+
+    def last_inbound(self, channel: str, number: str) -> datetime | None:
+        """When this number last wrote on `channel`, if within the last 24 hours."""
+        raw = self.redis.get(self._inbound_at_key(channel, number))
+        return None if raw is None else datetime.fromisoformat(self.unseal(raw))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +16,7 @@ from ..tallies import Tally
 from ..tasks import AuditEntry, Task, change
 from .base import PREFIX, _strings, is_task_id, utcnow
 from .reports import ReportStore
+from .sessions import optouts_key
 
 
 class TaskStore(ReportStore):
@@ -43,6 +47,32 @@ class TaskStore(ReportStore):
             return None
         raw = self.redis.get(self._staged_key(task_id))
         return None if raw is None else Task.model_validate_json(self.unseal(raw))
+
+    # --- a message staff write to the person (WhatsApp), staged for its job ---------
+
+    def _message_key(self, message_id: str) -> str:
+        return f"{PREFIX}:message:{message_id}"
+
+    def stage_message(self, task_id: str, body: str, pipe: Any) -> str:
+        """Queue on `pipe` the sealed text staff wrote for the task's person; returns its id
+        (the job that sends it carries ids only)."""
+        message_id = secrets.token_hex(8)
+        sealed = self.seal(json.dumps({"task": task_id, "body": body}))
+        pipe.set(self._message_key(message_id), sealed, ex=self.STAGED_TTL)
+        return message_id
+
+    def staged_message(self, message_id: str) -> tuple[str, str] | None:
+        """(task id, text) of a staged message; None once sent (or never staged)."""
+        if not re.fullmatch(r"[0-9a-f]{16}", message_id):
+            return None
+        raw = self.redis.get(self._message_key(message_id))
+        if raw is None:
+            return None
+        data = json.loads(self.unseal(raw))
+        return str(data["task"]), str(data["body"])
+
+    def drop_message(self, message_id: str) -> None:
+        self.redis.delete(self._message_key(message_id))
 
     def create_task(self, task: Task) -> bool:
         """Store a task once; a retried job finds it there. Returns True if it was new.
@@ -261,12 +291,12 @@ class TaskStore(ReportStore):
         marker = f"{PREFIX}:spool:done:{record_id}"
         return self._once(marker, self.SPOOL_DONE_TTL, apply)
 
-    def record_opt_out(self, pipe: Any, number: str, opted_out: bool) -> None:
-        """Queue an opt-out (or opt-in) on `pipe`, for replay_once."""
+    def record_opt_out(self, pipe: Any, number: str, opted_out: bool, channel: str = "sms") -> None:
+        """Queue an opt-out (or opt-in) on `channel` on `pipe`, for replay_once."""
         if opted_out:
-            pipe.sadd(f"{PREFIX}:optouts", self.number_ref(number))
+            pipe.sadd(optouts_key(channel), self.number_ref(number))
         else:
-            pipe.srem(f"{PREFIX}:optouts", self.number_ref(number))
+            pipe.srem(optouts_key(channel), self.number_ref(number))
 
 
 # Create a task, its index entries and its first audit entry only if it does not exist yet;

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from ..crypto import InvalidToken, MultiFernet
 from ..flow.engine import Session
-from ..flow.model import Channel
+from ..flow.model import Medium
 
 COOKIE = "intake_sms"
 COOKIE_MAX_AGE = 4 * 3600  # Twilio keeps a webhook's cookies for four hours at most
@@ -46,7 +46,7 @@ def unseal(
     token: str,
     key: str,
     flow: str,
-    channel: Channel,
+    channel: Medium,
     contact: str,
     ttl: int,
 ) -> Session | None:

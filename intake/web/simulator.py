@@ -147,7 +147,8 @@ def refused(e: sim.WebhookError) -> tuple[Response, int]:
 
 @bp.post("/text")
 def text() -> Any:
-    """Text the helpline: {from, body, cookies} -> {sent, replies, cookies}."""
+    """Text the helpline: {from, body, cookies, whatsapp} -> {sent, replies, cookies}; on
+    WhatsApp nothing is counted in SMS segments (`segments` null)."""
     data = body()
     cookies = data.get("cookies") or {}
     if not isinstance(cookies, dict) or not all(
@@ -155,17 +156,24 @@ def text() -> Any:
     ):
         abort(400)
     message = field(data, "body", MAX_TEXT)
-    texting = sim.Texting(phone(), field(data, "from", 40), dict(cookies))
+    whatsapp = data.get("whatsapp") is True
+    texting = sim.Texting(
+        phone(), field(data, "from", 40), dict(cookies), whatsapp, settings().whatsapp_from
+    )
     try:
         replies = texting.send(message)
     except sim.WebhookError as e:
         return refused(e)
+    shown = [sim.as_dict(r) for r in replies]
+    if whatsapp:
+        for reply in shown:
+            reply.update(encoding="WhatsApp", segments=None)
     return jsonify(
         sent={
-            "encoding": "GSM-7" if is_gsm7(message) else "UCS-2",
-            "segments": segment_count(message),
+            "encoding": "WhatsApp" if whatsapp else "GSM-7" if is_gsm7(message) else "UCS-2",
+            "segments": None if whatsapp else segment_count(message),
         },
-        replies=[sim.as_dict(r) for r in replies],
+        replies=shown,
         cookies=texting.cookies,
     )
 

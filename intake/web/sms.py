@@ -1,4 +1,5 @@
-"""POST /sms: a Twilio Messaging webhook in, TwiML <Message>s out."""
+"""POST /sms: a Twilio Messaging webhook in, TwiML <Message>s out; SMS and WhatsApp alike
+(Twilio sends WhatsApp messages here with From "whatsapp:+1...": the channel)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from .. import metrics
 from ..conversation import Step
 from ..flow import events as ev
 from ..flow.engine import Session, UserInput
-from ..flow.text import parse_phone
+from ..flow.model import Medium
+from ..flow.text import parse_phone, split_sender
 from ..store import mask
 from . import carry
 from .errors import describe
@@ -37,22 +39,23 @@ def inbound() -> Response:
     # The sender keys the session and opt-outs; only a valid number is ever called back
     # (Conversations.enqueue_task), and the flow asks anyone else for one.
     contact = parse_phone(raw_from) or raw_from
+    channel: Medium = "whatsapp" if split_sender(raw_from)[0] == "whatsapp" else "sms"
     sid = request.form.get("MessageSid", "") or request.form.get("SmsSid", "")
     # No sender at all: nobody to reply to, but crisis words must still reach staff.
     key = contact or f"unknown:{sid or secrets.token_hex(8)}"
     secure = over_https()
     try:
         step = services.conversations.step(
-            "sms",
+            channel,
             key,
             contact,
             UserInput(text=request.form.get("Body", "")),
             delivery_id=sid,
-            carried=carried(contact) if secure and contact else None,
+            carried=carried(contact, channel) if secure and contact else None,
             sender=contact,
         )
     except Exception as e:  # never a 500 to Twilio: the person still gets a way to reach us
-        log.error("sms from %s failed: %s", mask(contact), describe(e))
+        log.error("%s from %s failed: %s", channel, mask(contact), describe(e))
         return twiml([services.error_text("sms")])
     metrics.step_done(step.session)
     if not contact:
@@ -62,7 +65,7 @@ def inbound() -> Response:
         [e.text for e in step.events if isinstance(e, (ev.MessageSent, ev.SnippetSent))]
     )
     if secure and not step.duplicate and not step.limited:
-        mirror(response, step, contact)
+        mirror(response, step, contact, channel)
     return response
 
 
@@ -73,21 +76,26 @@ def over_https() -> bool:
     return base.startswith("https://") or request.is_secure
 
 
-def carried(contact: str) -> Session | None:
+def bound(contact: str, channel: Medium) -> str:
+    """What a cookie's copy is bound to: an SMS copy never resumes a WhatsApp chat."""
+    return contact if channel == "sms" else f"{channel}:{contact}"
+
+
+def carried(contact: str, channel: Medium = "sms") -> Session | None:
     """The session copy in Twilio's cookie for this number, if intact and recent enough."""
     services = current_app.extensions["intake"]
     return carry.unseal(
         services.keys,
         request.cookies.get(carry.COOKIE, ""),
-        contact,
+        bound(contact, channel),
         services.flow.id,
-        "sms",
+        channel,
         contact,
         services.settings.session_ttl_seconds,
     )
 
 
-def mirror(response: Response, step: Step, contact: str) -> None:
+def mirror(response: Response, step: Step, contact: str, channel: Medium = "sms") -> None:
     """Keep the session's copy in Twilio's cookie jar; drop it when the conversation ended."""
     services = current_app.extensions["intake"]
     if step.session is None or step.ended:
@@ -95,7 +103,7 @@ def mirror(response: Response, step: Step, contact: str) -> None:
         return
     response.set_cookie(
         carry.COOKIE,
-        carry.seal(services.keys, step.session, contact),
+        carry.seal(services.keys, step.session, bound(contact, channel)),
         max_age=min(carry.COOKIE_MAX_AGE, services.settings.session_ttl_seconds),
         path="/sms",
         secure=True,

@@ -120,6 +120,20 @@ def test_a_whole_callback_by_text_shows_segments_and_the_task(
     assert "callback" in row and "new" in row and "evening" in row and "sms" in row
 
 
+def test_a_text_can_be_sent_as_whatsapp_and_its_task_says_so(page: Page, redis_conn: Redis) -> None:
+    """Issue 13: WhatsApp replies keep their *bold* and count no SMS segments."""
+    page.get_by_label("From number").fill(NUMBER)
+    page.get_by_label("Send as WhatsApp (texts)").check()
+    welcome = text(page, "hi")
+    assert "*OPIOIDS*" in welcome
+    meta = page.locator("#thread .bubble.bot .meta").first.inner_text()
+    assert meta == "WhatsApp"
+    text(page, "I want to end my life")
+    work(redis_conn)
+    row = task_row(page)
+    assert "crisis" in row and "whatsapp" in row
+
+
 def test_a_whole_callback_by_voice_with_keys_and_typed_speech(
     page: Page, redis_conn: Redis
 ) -> None:

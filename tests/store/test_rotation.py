@@ -35,8 +35,9 @@ STAFF = StaffAccount(email="ann@center.org", password_hash="scrypt:x", phone="+1
 
 def write_everything(s: Store) -> str:
     """A session, a task with two audit entries, a staged task, a staff account and its
-    session; returns the task's id."""
+    session, a WhatsApp window and a staged message; returns the task's id."""
     s.save_session(NUMBER, session())
+    s.note_inbound("whatsapp", NUMBER, NOW)
     s.save_staff(STAFF)
     s.save_staff_session("a" * 64, b'{"_user_id": "ann@center.org"}', 600, STAFF.email, True)
     task = make_task(name="Sam Rivera", callback_number=NUMBER)
@@ -44,16 +45,20 @@ def write_everything(s: Store) -> str:
     s.change_task(task.id, "claim", "ann@center.org", NOW)
     with s.redis.pipeline() as pipe:
         s.stage_task(make_task("staged1"), pipe)
+        s.stage_message(task.id, "We tried to call you", pipe)
         pipe.execute()
     return task.id
 
 
 def read_everything(s: Store, task_id: str) -> None:
     assert s.load_session("sms", NUMBER) == session()
+    assert s.last_inbound("whatsapp", NUMBER) == NOW
     assert s.get_task(task_id).name == "Sam Rivera"  # type: ignore[union-attr]
     # (`intake tasks list` adds "viewed" entries of its own)
     assert [e.action for e in s.audit(task_id) if e.action != "viewed"] == ["created", "claimed"]
     assert s.staged_task("staged1") is not None
+    [message] = [k.decode().rpartition(":")[2] for k in s.redis.keys("intake:message:*")]
+    assert s.staged_message(message) == (task_id, "We tried to call you")
     assert s.get_staff(STAFF.email) == STAFF and s.list_staff() == [STAFF]
     assert s.load_staff_session("a" * 64) == b'{"_user_id": "ann@center.org"}'
 
@@ -74,6 +79,8 @@ def test_data_under_k1_stays_readable_with_k2_first_before_and_after_rotation(
         "staged_tasks": 1,
         "staff_accounts": 1,
         "staff_sessions": 1,
+        "last_inbound": 1,
+        "staged_messages": 1,
         "sealed_from_clear": 0,
         "renamed_keys": 0,
         "opt_outs": 0,

@@ -7,6 +7,12 @@ hang for a while, or to accept a message and then hold the answer until released
 dies meanwhile never learns its message went out). GET on the same path lists the accepted
 messages, newest first, filtered by To and From, as Twilio's Message list does.
 
+WhatsApp sends are checked as Twilio checks them: a `whatsapp:` To needs a `whatsapp:` From
+(21910 otherwise), and a message is either a Body or a Content API template: ContentSid (HX + 32
+hex, one of `templates`: 21655 otherwise) with ContentVariables, a JSON object of strings for
+the template's {{1}}, {{2}}... (21656 when it is not, or leaves one unfilled); the accepted
+message's body is the template filled in.
+
 It also holds the account's phone numbers (`add_number`): GET IncomingPhoneNumbers.json lists
 them filtered by PhoneNumber, and POST IncomingPhoneNumbers/{Sid}.json updates their webhook
 fields (recorded in `number_updates`; an unknown field or a method other than GET/POST is
@@ -69,6 +75,14 @@ class Request:
     status: int
     at: float  # time.time() when it was answered
 
+    @property
+    def content_sid(self) -> str:
+        return self.form.get("ContentSid", "")
+
+    @property
+    def content_variables(self) -> dict[str, str]:
+        return dict(json.loads(self.form.get("ContentVariables") or "{}"))
+
 
 class TwilioEmulator:
     """Messages.json on 127.0.0.1; `requests` holds every attempt, `sent` the accepted ones."""
@@ -83,6 +97,7 @@ class TwilioEmulator:
         self.lookups: list[dict[str, str]] = []  # the query of each list request
         self.numbers: dict[str, dict[str, Any]] = {}  # sid -> IncomingPhoneNumber resource
         self.number_updates: list[dict[str, str]] = []  # the form of each accepted update
+        self.templates: dict[str, str] = {}  # ContentSid -> its text, with {{1}}, {{2}}...
         self.holding = threading.Event()  # an "accept_and_hold" request has arrived
         self._release = threading.Event()
         self._server = LocalServer(_Handler, self)
@@ -140,12 +155,17 @@ class TwilioEmulator:
             return 404, _error(404, 20404, "The requested resource was not found")
         username, password = _basic(auth)
         to = form.get("To", "")
+        outcome: str | tuple[str, float] = "refused"  # until a script or "ok" says otherwise
         if (username, password) != (match.group(1), self.auth_token) or (
             match.group(1) != self.account_sid
         ):
             status, payload = 401, _error(401, 20003, "Authenticate")
-        elif not to or not form.get("From") or not form.get("Body"):
+        elif not to or not form.get("From") or not (form.get("Body") or form.get("ContentSid")):
             status, payload = 400, _error(400, 21604, "A 'To', 'From' and 'Body' are required")
+        elif to.startswith("whatsapp:") != form.get("From", "").startswith("whatsapp:"):
+            status, payload = 400, _error(400, 21910, "Invalid From and To pair")
+        elif form.get("ContentSid") and (problem := self._content_problem(form)) is not None:
+            status, payload = 400, _error(400, *problem)
         else:
             with self._lock:
                 script = self._scripts.get(to, [])
@@ -288,6 +308,32 @@ class TwilioEmulator:
             self.number_updates.append(form)
             return 200, dict(number)
 
+    def _content_problem(self, form: dict[str, str]) -> tuple[int, str] | None:
+        template = self.templates.get(form["ContentSid"])
+        if template is None:
+            return 21655, "The ContentSid is Invalid"
+        try:
+            variables = json.loads(form.get("ContentVariables") or "{}")
+        except ValueError:
+            variables = None
+        needed = set(re.findall(r"\{\{(\d+)\}\}", template))
+        if (
+            not isinstance(variables, dict)
+            or not all(isinstance(v, str) for v in variables.values())
+            or not needed <= set(variables)
+        ):
+            return 21656, "The ContentVariables Parameter is invalid"
+        return None
+
+    def _filled(self, form: dict[str, str]) -> str:
+        """The message's body: its Body, or its template filled with its variables."""
+        if not form.get("ContentSid"):
+            return form["Body"]
+        variables = json.loads(form.get("ContentVariables") or "{}")
+        return re.sub(
+            r"\{\{(\d+)\}\}", lambda m: variables[m.group(1)], self.templates[form["ContentSid"]]
+        )
+
     def _message(self, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True)
@@ -295,7 +341,7 @@ class TwilioEmulator:
         return {
             "account_sid": account_sid,
             "api_version": "2010-04-01",
-            "body": form["Body"],
+            "body": self._filled(form),
             "date_created": now,
             "date_sent": None,
             "date_updated": now,

@@ -31,6 +31,8 @@ NAME = "Marisol"
 CRISIS = "i want to kill myself tonight"
 STAFF = "ana@center.org"
 STAFF_PHONE = "+13125550126"  # for reminders about tasks she claims
+WHATSAPP_TEXTER = "+13125550127"
+STAFF_MESSAGE = "Rosalind here from admissions"  # what staff write to the WhatsApp person
 PASSWORD = "correct horse battery"
 
 
@@ -65,8 +67,8 @@ def dump(redis: Redis) -> list[bytes]:
 
 def personal() -> list[str]:
     """What must not appear: each number (as typed and as digits), the name, the words."""
-    found = [NAME, "kill myself", "evening", STAFF]
-    for number in (TEXTER, CRISIS_TEXTER, CALLER, STAFF_PHONE):
+    found = [NAME, "kill myself", "evening", STAFF, "Rosalind"]
+    for number in (TEXTER, CRISIS_TEXTER, CALLER, STAFF_PHONE, WHATSAPP_TEXTER):
         found += [number, number[2:], number[-7:]]
     return found
 
@@ -86,6 +88,9 @@ def test_redis_holds_nothing_personal_in_clear(
         post("/sms", twilio_sms_params(body, TEXTER))
     # A crisis text.
     assert b"988" in post("/sms", twilio_sms_params(CRISIS, CRISIS_TEXTER)).data
+    # A crisis on WhatsApp (its last-message time is kept for the 24-hour window).
+    whatsapp = twilio_sms_params(CRISIS, "whatsapp:" + WHATSAPP_TEXTER)
+    assert b"988" in post("/sms", whatsapp).data
     # A voice callback: this number, evening, for me, no voicemail, texts ok, confirm.
     call = voice(post, "CA" + secrets.token_hex(16))
     call("/voice", CallStatus="ringing")
@@ -95,7 +100,7 @@ def test_redis_holds_nothing_personal_in_clear(
 
     store: Store = app.extensions["intake"].store
     tasks = store.list_tasks()
-    assert sorted(t.channel for t in tasks) == ["sms", "sms", "voice"]
+    assert sorted(t.channel for t in tasks) == ["sms", "sms", "voice", "whatsapp"]
     assert any(t.name == NAME for t in tasks)  # the store reads it all back
 
     # Staff sign in, view the queue and a task, and claim it.
@@ -122,6 +127,16 @@ def test_redis_holds_nothing_personal_in_clear(
     assert claimed.status_code == 200
     assert store.get_task(callback.id).status == "claimed"  # type: ignore[union-attr]
     work(redis_conn)
+    # Staff write to the WhatsApp person: the text waits, staged, for its job.
+    [on_whatsapp] = [t for t in tasks if t.channel == "whatsapp"]
+    page = f"/staff/tasks/{on_whatsapp.id}"
+    queued = client.post(
+        f"{page}/message",
+        data={"csrf_token": token(client, page), "body": STAFF_MESSAGE},
+        follow_redirects=True,
+    )
+    assert "Message queued on WhatsApp" in queued.get_data(as_text=True)
+    assert redis_conn.keys("intake:message:*") and redis_conn.keys("intake:last-inbound:*")
 
     everything = dump(redis_conn)
     assert len(everything) > 50  # sessions, tasks, audit trails, jobs, registries...

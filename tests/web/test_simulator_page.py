@@ -222,3 +222,30 @@ def test_it_never_follows_a_url_outside_public_base_url(browser: Browser) -> Non
         browser, "/simulator/call", {"action": "press", "digits": "1", "call": state}, csrf
     )
     assert refused.status_code == 502 and "outside" in refused.get_json()["error"]
+
+
+def test_the_simulator_sends_as_whatsapp_without_segment_counts(
+    browser: Browser, redis_conn: Redis
+) -> None:
+    """Issue 13: "Send as WhatsApp" posts From whatsapp:+1...; WhatsApp has no SMS segments."""
+    csrf = token(browser)
+    answer = post(
+        browser, "/simulator/text", {"from": TEXTER, "body": "hi", "whatsapp": True}, csrf
+    )
+    assert answer.status_code == 200, answer.data
+    data = answer.get_json()
+    assert data["sent"] == {"encoding": "WhatsApp", "segments": None}
+    assert all(r["encoding"] == "WhatsApp" and r["segments"] is None for r in data["replies"])
+    assert "*OPIOIDS*" in data["replies"][-1]["text"]
+    crisis = post(
+        browser,
+        "/simulator/text",
+        {"from": TEXTER, "body": "I want to end my life", "whatsapp": True},
+        csrf,
+    ).get_json()
+    assert "988" in crisis["replies"][0]["text"]
+    work(redis_conn)
+    [task] = tasks_for(browser, TEXTER)
+    assert (task["kind"], task["channel"]) == ("crisis", "whatsapp")
+    page = browser.get("/simulator").get_data(as_text=True)
+    assert 'id="whatsapp"' in page and "Send as WhatsApp" in page

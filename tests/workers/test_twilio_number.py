@@ -78,6 +78,24 @@ def test_it_changes_nothing_when_already_right(
     assert twilio.number_updates == []
 
 
+def test_it_says_what_to_set_by_hand_for_the_whatsapp_sender(
+    twilio: TwilioEmulator, worker_env: WorkerEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: Twilio's API sets no WhatsApp sender's webhooks; the command says how."""
+    twilio.add_number(NUMBER, **RIGHT)
+    worker_env.set(WHATSAPP_FROM="whatsapp:+14155238886")
+
+    status, out, err = configure(capsys)
+
+    assert (status, err) == (0, [])
+    assert out[0] == f"{NUMBER} already points at {BASE}: nothing changed"
+    assert out[1].startswith("WhatsApp (whatsapp:+14155238886, WHATSAPP_FROM) cannot be set")
+    assert f"  When a message comes in: {BASE}/sms (HTTP POST)" in out
+    assert f"  Fallback URL: {BASE}/sms/fallback (HTTP POST)" in out
+    assert any("WHATSAPP_TEMPLATE_SID" in line for line in out)
+    assert twilio.number_updates == []
+
+
 def test_it_refuses_a_number_the_account_does_not_have(
     twilio: TwilioEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -124,6 +124,19 @@ def test_it_sends_sms_twilio_accepts(via_prism: WorkerEnv, redis_conn: Redis) ->
     assert sid.startswith("SM")
 
 
+def test_it_sends_whatsapp_the_way_twilio_accepts(via_prism: WorkerEnv, redis_conn: Redis) -> None:
+    """Issue 13: a free-form WhatsApp message within the 24 hours, and the Content API template
+    (ContentSid, ContentVariables) outside them, as Twilio's schema allows."""
+    via_prism.set(WHATSAPP_FROM="whatsapp:+14155238886", WHATSAPP_TEMPLATE_SID="HX" + "ab" * 16)
+    store = make_store(redis_conn)
+    outbound = Outbound(via_prism.settings, store)
+    template = outbound.send_whatsapp("+13125550166", "Hi Sam")  # no message from them yet
+    store.note_inbound("whatsapp", "+13125550166", datetime.now(UTC))
+    free = outbound.send_whatsapp("+13125550166", "Hi Sam")
+    assert (template.kind, free.kind) == ("template", "free-form")
+    assert template.sid.startswith("SM") and free.sid.startswith("SM")
+
+
 def test_it_makes_every_kind_of_twilio_call_the_way_twilio_accepts(
     via_prism: WorkerEnv, redis_conn: Redis
 ) -> None:

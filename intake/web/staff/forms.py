@@ -6,7 +6,15 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -68,3 +76,9 @@ class DoneForm(FlaskForm):
     """Complete a claimed task."""
 
     note = StringField(NOTE, validators=[Optional(), Length(max=500)])
+
+
+class MessageForm(FlaskForm):
+    """A text to a WhatsApp task's person, sent on WhatsApp only."""
+
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=1000)])

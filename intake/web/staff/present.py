@@ -34,6 +34,7 @@ WINDOWS = {
 DONE_SHOWN = 50
 SOON = 0.75  # past this share of its claim target, a waiting time turns amber
 UNCLAIMED = ("new", "reopened")
+WHATSAPP_WINDOW = timedelta(hours=24)  # free-form messages after the person's last one
 
 
 def age(since: datetime, now: datetime) -> str:

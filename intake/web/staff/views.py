@@ -44,7 +44,7 @@ from .auth import (
     password_mark,
     sign_in_client,
 )
-from .forms import ActionForm, AttemptForm, DoneForm, LoginForm, RescheduleForm
+from .forms import ActionForm, AttemptForm, DoneForm, LoginForm, MessageForm, RescheduleForm
 
 if TYPE_CHECKING:
     from ...app import Services
@@ -271,6 +271,11 @@ def task(task_id: str) -> str:
         reschedule=reschedule,
         done=DoneForm(),
         reopen=ActionForm(),
+        message=MessageForm(),
+        window=s.store.last_inbound("whatsapp", found.from_number)
+        if found.channel == "whatsapp" and found.from_number
+        else None,
+        template=bool(s.settings.whatsapp_template_sid),
         min_when=f"{moment.astimezone(tz):%Y-%m-%dT%H:%M}",
     )
 
@@ -312,6 +317,31 @@ def act(task_id: str, action: str) -> BaseResponse:
         abort(404)
     else:
         flash(DONE_MESSAGES[action], "ok")
+    return back
+
+
+@bp.post("/tasks/<task_id>/message")
+@login_required
+def message(task_id: str) -> BaseResponse:
+    """Text a WhatsApp task's person, on WhatsApp, through the Desk (a job sends it)."""
+    s = services()
+    if s.store.get_task(task_id) is None:
+        abort(404)
+    back = redirect(url_for("staff.task", task_id=task_id), code=303)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        flash(_form_problem(form), "error")
+        return back
+    try:
+        Desk(s.store, s.redis, s.settings).message(
+            task_id, form.body.data or "", current_user.email
+        )
+    except TransitionError as refused:
+        flash(f"Not sent: {refused}", "error")
+    except KeyError:
+        abort(404)
+    else:
+        flash("Message queued on WhatsApp; the audit trail says when it went.", "ok")
     return back
 
 

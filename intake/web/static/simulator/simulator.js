@@ -10,11 +10,12 @@
   const $ = (id) => document.getElementById(id);
   const fromInput = $("from");
   const hiddenBox = $("hidden-id");
+  const whatsappBox = $("whatsapp");
   const language = $("language");
   const speak = $("speak");
   const SWITCH = { sms: "ESPAÑOL", voice: "9" }; // how a person asks the flow for Spanish
   const TASKS_MS = 2000;
-  const cookies = {}; // per From number, as Twilio keeps them per conversation
+  const cookies = {}; // per From number and channel, as Twilio keeps them per conversation
   let call = null; // the call's state, as the server gave it
   let digitBuffer = "";
   let digitTimer = null;
@@ -83,14 +84,22 @@
   }
 
   function segments(m) {
+    if (m.segments === null) return m.encoding; // WhatsApp: no SMS segments
     return m.encoding + " · " + plural(m.segments, "segment");
+  }
+
+  // One conversation (and cookie jar) per number and channel, as Twilio keeps them.
+  function threadKey() {
+    return (whatsappBox.checked ? "whatsapp:" : "") + textFrom();
   }
 
   function sendText(body) {
     const from = textFrom();
-    return post(root.dataset.textUrl, { from: from, body: body, cookies: cookies[from] || {} }).then(
+    const key = threadKey();
+    const data = { from: from, body: body, cookies: cookies[key] || {}, whatsapp: whatsappBox.checked };
+    return post(root.dataset.textUrl, data).then(
       (answer) => {
-        cookies[from] = answer.cookies;
+        cookies[key] = answer.cookies;
         bubble("me", body, segments(answer.sent));
         if (answer.replies.length === 0) bubble("note", "(no reply)");
         for (const reply of answer.replies) bubble("bot", reply.text, segments(reply));
@@ -105,8 +114,7 @@
     const body = input.value;
     if (busy || !body.trim()) return;
     setBusy(true);
-    const from = textFrom();
-    const first = !cookies[from] && thread.querySelector(".bubble.me") === null;
+    const first = !cookies[threadKey()] && thread.querySelector(".bubble.me") === null;
     const before = first && language.value === "es" ? sendText(SWITCH.sms) : Promise.resolve();
     before
       .then(() => sendText(body))
