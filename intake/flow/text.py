@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import emoji
 import phonenumbers
@@ -41,6 +42,7 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
 
 
+@lru_cache(maxsize=4096)  # every webhook parses its From number: the same few, again and again
 def parse_phone(text: str, region: str = "US") -> str | None:
     """E.164 for a valid number written any usual way, else None."""
     candidate = text.strip()
