@@ -36,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from twilio.request_validator import RequestValidator  # noqa: E402
+
 from intake.crypto import generate_key  # noqa: E402
 from intake.redis_server import free_port, start_redis  # noqa: E402
 from tests.e2e.support import post_form, procfile_commands, stop_group  # noqa: E402
@@ -45,6 +47,9 @@ BENCH = ROOT / "bench"
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "bench-auth-token"
 OUR_NUMBER = "+17275550199"
+# What Twilio signs: an https address in front of the app (a TLS proxy), as in production, so the
+# SMS session cookie is set as it would be. Requests go to the local port.
+PUBLIC_BASE_URL = "https://intake.example.org"
 ON_CALL = "+17275550142"  # the staff number notified of each task
 GUNICORN_FLAGS = "--workers 2 --threads 4"
 APPS = ("project", "naive", "floor")
@@ -91,7 +96,7 @@ def drive(url: str, channel: str, *, duration: float, rate: int, area: int, numb
     """One autocannon phase through load.mjs; its results as a dict."""
     options = {
         "url": url,
-        "base": url,
+        "base": PUBLIC_BASE_URL,
         "token": TOKEN,
         "account": ACCOUNT,
         "to": OUR_NUMBER,
@@ -150,7 +155,8 @@ def notification_latency(base_url: str, twilio: TwilioEmulator, count: int) -> l
             sid = "SM" + secrets.token_hex(16)
             form = {"MessageSid": sid, "From": number, "To": OUR_NUMBER, "Body": body}
             before = len(twilio.sent_to(ON_CALL))
-            status, _ = post_form(base_url + "/sms", form, TOKEN)
+            signature = RequestValidator(TOKEN).compute_signature(PUBLIC_BASE_URL + "/sms", form)
+            status, _ = post_form(base_url + "/sms", form, TOKEN, signature)
             assert status == 200, status
         confirmed = time.time()
         deadline = time.monotonic() + 30
@@ -208,7 +214,7 @@ def main() -> int:
             "REDIS_URL": redis.url,
             "PORT": str(ports["project"]),
             "HOST": "127.0.0.1",
-            "PUBLIC_BASE_URL": urls["project"],
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_PHONE_NUMBER": OUR_NUMBER,
             "TWILIO_API_BASE_URL": twilio.url,
@@ -229,7 +235,8 @@ def main() -> int:
                     f"exec gunicorn {GUNICORN_FLAGS} --bind 127.0.0.1:{ports[name]} "
                     f"--access-logfile /dev/null {shlex.quote(module)}"
                 )
-                other = {**base, "REDIS_URL": redis.url[:-1] + "1", "PUBLIC_BASE_URL": urls[name]}
+                other = {**base, "REDIS_URL": redis.url[:-1] + "1"}
+                other["PUBLIC_BASE_URL"] = PUBLIC_BASE_URL
                 processes[name] = start(cmd, other, work / f"{name}.log")
                 wait_healthy(urls[name], processes[name], work / f"{name}.log", 60)
             results: dict[tuple[str, str, str], Any] = {}
