@@ -67,6 +67,7 @@ def find_phone(text: str, region: str = "US") -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # prompts name the admissions number and the person's on every step
 def format_phone(e164: str) -> str:
     """A number as people write it: (727) 391-7001 for US numbers, international otherwise."""
     try:
