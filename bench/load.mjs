@@ -37,6 +37,8 @@ function hex(n) {
 }
 
 let conversations = 0;
+let sent = 0;
+let withCookie = 0;
 
 function number(i) {
   return `+1${o.areaCode}555${String(i).padStart(4, "0")}`;
@@ -45,7 +47,7 @@ function number(i) {
 // Everyone's state: where their conversation is, and whether a request of theirs is in flight.
 const people = [];
 for (let i = 0; i < o.numbers; i++) {
-  people.push({ from: number(i), step: 0, script: null, call: "", next: "", busy: false });
+  people.push({ from: number(i), step: 0, script: null, call: "", next: "", cookie: "", busy: false });
 }
 let turn = 0;
 
@@ -97,27 +99,42 @@ function setupRequest(req, context) {
   }
   person.step++;
   const path = url.slice(o.base.length);
-  return {
-    ...req,
-    method: "POST",
-    path,
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-twilio-signature": sign(url, params),
-    },
-    body: form(params),
+  const headers = {
+    "content-type": "application/x-www-form-urlencoded",
+    "x-twilio-signature": sign(url, params),
   };
+  sent++;
+  if (person.cookie) {
+    headers.cookie = person.cookie; // Twilio sends back an SMS webhook's cookies
+    withCookie++;
+  }
+  return { ...req, method: "POST", path, headers, body: form(params) };
 }
 
-function onResponse(status, body, context) {
+function onResponse(status, body, context, headers) {
   const person = context.current;
   if (!person) return;
   person.busy = false;
-  if (o.channel !== "voice") return;
+  if (o.channel === "sms") {
+    keepCookie(person, headers);
+    return;
+  }
   // Twilio posts the next key press to the Gather's action (the session rides in its query).
   const match = /<Gather[^>]* action="([^"]+)"/.exec(body || "");
   person.next = match ? match[1].replaceAll("&amp;", "&") : "";
   if (!match) person.step = person.script.length + 1; // the call ended
+}
+
+// Twilio's cookie jar, for one From/To pair: what Set-Cookie said last (removed when deleted).
+function keepCookie(person, headers) {
+  let set = headers ? headers["set-cookie"] || headers["Set-Cookie"] : undefined;
+  if (!set) return;
+  if (!Array.isArray(set)) set = [set];
+  for (const line of set) {
+    const [pair] = line.split(";");
+    const deleted = /max-age=0|expires=thu, 01 jan 1970/i.test(line);
+    person.cookie = deleted || pair.endsWith("=") ? "" : pair.trim();
+  }
 }
 
 const options = {
@@ -143,5 +160,6 @@ process.stdout.write(
     errors: result.errors,
     timeouts: result.timeouts,
     duration: result.duration,
+    cookieShare: sent ? withCookie / sent : 0,
   }) + "\n",
 );

@@ -290,6 +290,8 @@ def report(
                 f"{name:8} {channel:7} {top['rps']:8.0f} {top['p50']:7.1f} {top['p99']:7.1f}   "
                 f"{steady['p50']:11.1f} {steady['p99']:6.1f}  {bad:4d}"
             )
+    share = results[("project", "sms", "max")].get("cookieShare", 0)
+    print(f"project sms requests carrying the session cookie back, as Twilio does: {share:.0%}")
     for channel in CHANNELS:
         ours = results[("project", channel, "max")]["rps"]
         naive = results[("naive", channel, "max")]["rps"] or 1
