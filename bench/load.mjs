@@ -3,12 +3,12 @@
 // Usage: node load.mjs '<json options>'; prints one JSON object of results.
 // Options: url (where to send), base (PUBLIC_BASE_URL: what Twilio signs), token (auth token),
 // channel ("sms" | "voice"), connections, duration (s), rate (req/s overall; 0: as fast as it
-// goes), numbers (distinct senders), areaCode (keeps each phase's numbers apart),
-// callbackShare (1 in N conversations completes a callback request).
+// goes), numbers (distinct senders, used in turn), active (conversations at once), areaCode
+// (keeps each phase's numbers apart), callbackShare (1 in N conversations is a callback).
 //
 // A number never has two requests in flight, so every number's conversation arrives in order
-// (hi -> OPIOIDS -> ...), as it would from one phone; requests go round-robin over the
-// numbers, so many conversations are open at once.
+// (hi -> OPIOIDS -> ...), as it would from one phone; `active` conversations (64) go on at
+// once, round-robin, and each finished one is followed by the next number's.
 import crypto from "node:crypto";
 import autocannon from "autocannon";
 
@@ -44,27 +44,35 @@ function number(i) {
   return `+1${o.areaCode}555${String(i).padStart(4, "0")}`;
 }
 
-// Everyone's state: where their conversation is, and whether a request of theirs is in flight.
+// The conversations going on at once (each a number with its state); a finished one hands its
+// place to the next of the `numbers` senders, so every conversation runs whole, in order.
+const ACTIVE = Math.min(o.active || 64, o.numbers);
 const people = [];
-for (let i = 0; i < o.numbers; i++) {
-  people.push({ from: number(i), step: 0, script: null, call: "", next: "", cookie: "", busy: false });
-}
+let nextNumber = 0;
+for (let i = 0; i < ACTIVE; i++) people.push(newPerson());
 let turn = 0;
 
-// The next person with nothing in flight: a number never has two requests out at once.
+function newPerson() {
+  conversations++;
+  const callback = o.callbackShare > 0 && conversations % o.callbackShare === 0;
+  let script;
+  if (o.channel === "sms") script = callback ? SMS_CALLBACK : SMS_TOPICS;
+  else script = callback ? VOICE_CALLBACK : VOICE_TOPICS;
+  const from = number(nextNumber++ % o.numbers);
+  return { from, step: 0, script, call: "CA" + hex(16), next: "", cookie: "", busy: false };
+}
+
+function finished(person) {
+  return person.step >= person.script.length + (o.channel === "voice" ? 1 : 0);
+}
+
+// The next conversation with nothing in flight: a number never has two requests out at once.
 function nextPerson() {
-  let person = people[turn++ % people.length];
-  while (person.busy) person = people[turn++ % people.length];
+  let slot = turn++ % people.length;
+  while (people[slot].busy) slot = turn++ % people.length;
+  if (finished(people[slot])) people[slot] = newPerson();
+  const person = people[slot];
   person.busy = true;
-  if (person.script === null || person.step >= person.script.length + (o.channel === "voice")) {
-    conversations++;
-    const callback = o.callbackShare > 0 && conversations % o.callbackShare === 0;
-    if (o.channel === "sms") person.script = callback ? SMS_CALLBACK : SMS_TOPICS;
-    else person.script = callback ? VOICE_CALLBACK : VOICE_TOPICS;
-    person.step = 0;
-    person.call = "CA" + hex(16);
-    person.next = "";
-  }
   return person;
 }
 
@@ -161,5 +169,6 @@ process.stdout.write(
     timeouts: result.timeouts,
     duration: result.duration,
     cookieShare: sent ? withCookie / sent : 0,
+    conversations,
   }) + "\n",
 );

@@ -169,6 +169,18 @@ def notification_latency(base_url: str, twilio: TwilioEmulator, count: int) -> l
     return samples
 
 
+def drain(redis_url: str, timeout: float = 300) -> float:
+    """Seconds until the worker has emptied the queues the load filled (tasks, notifications)."""
+    from redis import Redis
+
+    conn = Redis.from_url(redis_url)
+    started = time.perf_counter()
+    keys = [f"rq:queue:{q}" for q in ("intake-urgent", "intake-default")]
+    while sum(int(conn.llen(k)) for k in keys) and time.perf_counter() - started < timeout:
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
 def session_sizes(redis_url: str) -> list[int]:
     from redis import Redis
 
@@ -250,6 +262,7 @@ def main() -> int:
                             numbers=numbers,
                         )
             memory = [rss_mb(pid) for pid in gunicorn_workers(processes["web"])]
+            drained = drain(redis.url)  # the notification delay is measured idle
             notify = notification_latency(urls["project"], twilio, callbacks)
             sizes = session_sizes(redis.url)
         finally:
@@ -257,6 +270,7 @@ def main() -> int:
                 stop_group(process)
 
     report(results, memory, notify, sizes, startup, duration, rate, numbers)
+    print(f"the worker emptied the queues the load filled {drained:.1f} s after it ended")
     bad = [k for k, v in results.items() if v["non2xx"] or v["errors"] or v["timeouts"]]
     if bad:
         print(f"requests failed in: {bad}; logs in {work}")
@@ -290,8 +304,12 @@ def report(
                 f"{name:8} {channel:7} {top['rps']:8.0f} {top['p50']:7.1f} {top['p99']:7.1f}   "
                 f"{steady['p50']:11.1f} {steady['p99']:6.1f}  {bad:4d}"
             )
-    share = results[("project", "sms", "max")].get("cookieShare", 0)
-    print(f"project sms requests carrying the session cookie back, as Twilio does: {share:.0%}")
+    top = {c: results[("project", c, "max")] for c in CHANNELS}
+    print(
+        f"project, max phase: {top['sms']['conversations']} texting and "
+        f"{top['voice']['conversations']} calling conversations (1 in 5 a callback), 64 at "
+        f"once; {top['sms']['cookieShare']:.0%} of texts carried the session cookie back"
+    )
     for channel in CHANNELS:
         ours = results[("project", channel, "max")]["rps"]
         naive = results[("naive", channel, "max")]["rps"] or 1
