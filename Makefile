@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run chat test lint check bench eval lock clean chromium graphviz
+.PHONY: run chat test lint check bench bench-load eval lock clean chromium graphviz
 
 run: $(VENV)/.installed
 	$(BIN)/intake dev
@@ -53,6 +53,15 @@ eval: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/webhook_latency.py
 	$(BIN)/python bench/language_cost.py
+
+# The webhooks under load: the Procfile's web and worker against a private Redis, beside a bare
+# Flask floor and a naive handler on the same gunicorn flags (docs/performance.md). Needs node;
+# autocannon comes from bench/package-lock.json.
+bench-load: $(VENV)/.installed-dev bench/node_modules/.package-lock.json
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund
 
 # Installs come from the hashed lock files in requirements/, then the project itself without
 # dependencies. The stamps make re-runs fast; a changed lock file or pyproject.toml reinstalls.

@@ -134,16 +134,17 @@ class Conversations:
         """
         link = Link()
         counted = sender if self.inbound_limit else ""
-        with self._serialised(channel, key, link):
-            # One round trip: dedupe mark, the sender's count, session and opt-out together.
-            # Without Redis nothing is counted (recent 0): nobody is refused for an outage.
-            first, stored, opted_out, recent = link.call(
-                lambda: self.store.begin_step(channel, key, contact, delivery_id, counted),
-                Begun(True, None, False, 0),
-            )
-            before = None if fresh else newest(stored, carried)
+        # Round trip 1 (a Lua script): the person's lock, then under it the dedupe mark, the
+        # sender's count, session, opt-out and returning flag. Without Redis: no lock, nothing
+        # counted (recent 0): nobody is refused for an outage.
+        begun = link.call(
+            lambda: self.store.begin_step(channel, key, contact, delivery_id, counted, lock=True),
+            Begun(True, None, False, 0),
+        )
+        try:
+            before = None if fresh else newest(begun.session, carried)
             now = self.clock()
-            if not first:
+            if not begun.first:  # the script left the lock free: nothing to do under it
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
                 if channel == "voice" and (fresh or carried is not None):
                     # Twilio asked again for a step it had: the same answer, and nothing done.
@@ -157,19 +158,24 @@ class Conversations:
             if channel == "whatsapp" and contact:
                 # Opens (or extends) WhatsApp's 24-hour window for free-form messages.
                 link.call(lambda: self.store.note_inbound(channel, contact, now), None)
-            if channel != "voice" and opted_out:  # opted out of this channel's texts
+            if channel != "voice" and begun.opted_out:  # opted out of this channel's texts
                 reading = engine.read(self.flow, inp.text) if inp else None  # read once
                 if reading is None or not engine.opts_in(self.flow, reading):
                     self._silent_crisis_check(before, channel, contact, reading, now, link)
                     return Step(session=before, events=[])
-            if self.inbound_limit and recent > self.inbound_limit:
-                limited = self._over_limit(channel, contact, before, inp, recent)
+            if self.inbound_limit and begun.recent > self.inbound_limit:
+                limited = self._over_limit(channel, contact, before, inp, begun.recent)
                 if limited is not None:
                     return limited
-            session, events = self._advance(channel, key, contact, inp, before, now, link, language)
-            self.carry_out(session, events, now, link, key=key, before=before)
-            self._keep(key, session, events, link)
-            self._tally(before, session, now, link)
+            session, events = self._advance(
+                channel, key, contact, inp, before, now, link, language, begun.returning
+            )
+            # Round trip 2 (MULTI/EXEC): what the step queues, the session and the lock's release.
+            self._finish(channel, key, begun, session, events, now, link, before)
+            begun = begun._replace(lock=None)
+        finally:
+            if begun.lock:  # left early, or failed: free the lock (it would expire in 30 s)
+                link.call(lambda: self.store.release(channel, begun), None)
         log.info(
             "%s %s: %s",
             channel,
@@ -218,15 +224,19 @@ class Conversations:
         now: datetime,
         link: Link,
         language: str | None = None,
+        returning: bool = False,
     ) -> tuple[Session, list[ev.Event]]:
-        """The engine's step: start a conversation or move it on. No side effects."""
+        """The engine's step: start a conversation or move it on. No side effects.
+
+        `returning`: we talked with this person before (read with the step's first round trip).
+        """
         if session is None:
             trigger = Trigger(
                 channel=channel,
                 contact=contact,
                 now=now,
                 language=language,
-                returning=link.call(lambda: self.store.is_returning(channel, key), False),
+                returning=returning,
             )
             return engine.start(self.flow, trigger, inp)
         moved, events = engine.resume(self.flow, session, inp or UserInput(), now)
@@ -251,10 +261,10 @@ class Conversations:
         with self._serialised(channel, key, link):
             if delivery_id:
                 contact = carried.contact if carried else ""
-                first, stored, _, _ = link.call(
+                first, stored = link.call(
                     lambda: self.store.begin_step(channel, key, contact, delivery_id),
                     Begun(True, None, False, 0),
-                )
+                )[:2]
                 if not first:
                     log.info("%s %s: repeated signal, not processed again", channel, mask(contact))
                     if carried is None:
@@ -315,6 +325,83 @@ class Conversations:
         else:
             link.call(lambda: self.store.save_session(key, session), None)
 
+    def _finish(
+        self,
+        channel: Medium,
+        key: str,
+        begun: Begun,
+        session: Session,
+        events: list[ev.Event],
+        now: datetime,
+        link: Link,
+        before: Session | None,
+    ) -> None:
+        """The step's effects in one MULTI: opt-outs, tasks, the session, the lock's release.
+
+        When Redis does not answer, tasks and opt-outs go to the spool, as in carry_out.
+        """
+        effects = self._effects(session, events, now, key, before)
+        ended = any(isinstance(e, ev.SessionEnded) for e in events)
+        # The reports' counts: only a conversation's first step and entering the callback
+        # details count, so most steps add nothing to the transaction.
+        counted = tallies.stepped(
+            before.state if before else None, session.state, session.channel, session.language, now
+        )
+        if link.up:
+            try:
+                with self.redis.pipeline() as pipe:
+                    pipe.multi()  # RQ starts one unless the pipeline is in a MULTI already
+                    for kind, what in effects:
+                        if isinstance(what, Task):
+                            self._enqueue(what, pipe)
+                        else:
+                            opting_out = kind == "opt_out"
+                            self.store.record_opt_out(pipe, what, opting_out, session.channel)
+                    if counted:
+                        self.store.add_tallies(counted, pipe)
+                    self.store.end_step(pipe, channel, begun, session, ended)
+                    pipe.execute()
+            except OUTAGE as e:
+                link.down(e)
+            else:
+                for _, what in effects:
+                    if isinstance(what, Task):
+                        self._queued(what)
+                return
+        for kind, what in effects:  # the transaction did not happen: none of it was applied
+            if isinstance(what, Task):
+                self._spool_task(what)
+            else:
+                self._spool(kind, {"number": what, "channel": session.channel})
+
+    def _effects(
+        self,
+        session: Session,
+        events: list[ev.Event],
+        now: datetime,
+        key: str = "",
+        before: Session | None = None,
+    ) -> list[tuple[str, Task | str]]:
+        """What the events ask of Redis besides the session: ("opt_out" | "opt_in", number)
+        and ("task", Task)."""
+        effects: list[tuple[str, Task | str]] = []
+        for event in events:
+            if isinstance(event, (ev.OptedOut, ev.OptedIn)) and session.contact:
+                kind = "opt_out" if isinstance(event, ev.OptedOut) else "opt_in"
+                effects.append((kind, session.contact))
+            elif isinstance(event, ev.CrisisDetected):
+                # One urgent task per conversation, however many crisis messages.
+                seed = (
+                    f"crisis:{session.channel}:{session.contact}:{session.started_at.isoformat()}"
+                )
+                effects.append(("task", self._task(event.request, new_task_id(seed), now)))
+            elif isinstance(event, ev.CallbackRequested):
+                # Derived from the step it came from, so a replayed step makes the same task.
+                step_at = (before or session).updated_at.isoformat()
+                seed = f"callback:{session.channel}:{key or session.contact}:{step_at}"
+                effects.append(("task", self._task(event.request, new_task_id(seed), now)))
+        return effects
+
     def carry_out(
         self,
         session: Session,
@@ -326,21 +413,11 @@ class Conversations:
     ) -> None:
         """Opt-outs and tasks; replies are the transport's business."""
         link = link or Link()
-        for event in events:
-            if isinstance(event, (ev.OptedOut, ev.OptedIn)) and session.contact:
-                out = isinstance(event, ev.OptedOut)
-                self._opt(session.contact, out, link, session.channel)
-            elif isinstance(event, ev.CrisisDetected):
-                # One urgent task per conversation, however many crisis messages.
-                seed = (
-                    f"crisis:{session.channel}:{session.contact}:{session.started_at.isoformat()}"
-                )
-                self.enqueue_task(event.request, new_task_id(seed), now, link)
-            elif isinstance(event, ev.CallbackRequested):
-                # Derived from the step it came from, so a replayed step makes the same task.
-                step_at = (before or session).updated_at.isoformat()
-                seed = f"callback:{session.channel}:{key or session.contact}:{step_at}"
-                self.enqueue_task(event.request, new_task_id(seed), now, link)
+        for kind, what in self._effects(session, events, now, key, before):
+            if isinstance(what, Task):
+                self._queue_task(what, link)
+            else:
+                self._opt(what, kind == "opt_out", link, session.channel)
 
     def _opt(self, number: str, out: bool, link: Link, channel: str = "sms") -> None:
         """Opt `number` out of (or back into) texts on `channel` only: STOP on WhatsApp
@@ -354,23 +431,33 @@ class Conversations:
                 link.down(e)
         self._spool("opt_out" if out else "opt_in", {"number": number, "channel": channel})
 
+    def _task(self, request: ev.CallbackRequest, task_id: str, now: datetime) -> Task:
+        if request.callback_number and not parse_phone(request.callback_number):
+            # A sender such as "client:alice" or "anonymous" is no number staff can call.
+            request = replace(request, callback_number=None)
+        return task_from_request(request, task_id, now, self.tz)
+
     def enqueue_task(
         self, request: ev.CallbackRequest, task_id: str, now: datetime, link: Link | None = None
     ) -> None:
         """Queue the task's creation; into the spool when Redis does not answer."""
-        link = link or Link()
-        if request.callback_number and not parse_phone(request.callback_number):
-            # A sender such as "client:alice" or "anonymous" is no number staff can call.
-            request = replace(request, callback_number=None)
-        task = task_from_request(request, task_id, now, self.tz)
+        self._queue_task(self._task(request, task_id, now), link or Link())
+
+    def _queue_task(self, task: Task, link: Link) -> None:
         if link.up:
             try:
                 self._enqueue(task)
-                metrics.task_queued(task)
-                log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
+                self._queued(task)
                 return
             except OUTAGE as e:
                 link.down(e)
+        self._spool_task(task)
+
+    def _queued(self, task: Task) -> None:
+        metrics.task_queued(task)
+        log.info("queued %s task %s (%s)", task.kind, task.id, task.priority)
+
+    def _spool_task(self, task: Task) -> None:
         self._spool("task", {"task": task.model_dump(mode="json")})
         log.warning("spooled %s task %s (%s)", task.kind, task.id, task.priority)
 

@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+# The twilio client logs every request's URL and query string at INFO: a message lookup's
+# carries the person's number (To=...). Its warnings and errors still come through.
+QUIETED = ("twilio.http_client",)
 
 
 def new_request_id() -> str:
@@ -48,6 +51,8 @@ class JsonLines(logging.Formatter):
 def configure(level: str, fmt: str, loggers: tuple[str, ...] = ()) -> None:
     """Set the root logger (and the handlers of `loggers`, e.g. RQ's own) to `fmt`."""
     logging.basicConfig(level=level, format=TEXT_FORMAT)
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.WARNING)
     targets = [logging.getLogger(), *(logging.getLogger(name) for name in loggers)]
     for logger in targets:
         for handler in logger.handlers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import emoji
 import phonenumbers
@@ -64,6 +65,7 @@ def split_sender(raw: str) -> tuple[str, str]:
     return "sms", raw
 
 
+@lru_cache(maxsize=4096)  # every webhook parses its From number: the same few, again and again
 def parse_phone(text: str, region: str = "US") -> str | None:
     """E.164 for a valid number written any usual way (or a WhatsApp address,
     "whatsapp:+1..."), else None."""
@@ -89,6 +91,7 @@ def find_phone(text: str, region: str = "US") -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # prompts name the admissions number and the person's on every step
 def format_phone(e164: str) -> str:
     """A number as people write it: (727) 391-7001 for US numbers, international otherwise."""
     try:

@@ -18,8 +18,8 @@ What holds personal data in Redis, and how each goes:
   ends them at once;
 - sign-in throttle records (`login-throttle:<HMAC of account and client>`): expire an hour (or
   twice LOGIN_MAX_DELAY_SECONDS) after the last failure;
-- when a number last wrote on WhatsApp (`last-inbound:whatsapp:<HMAC of the number>`, sealed): expires
-  when the 24-hour window it opened closes;
+- when a number last wrote on WhatsApp (`last-inbound:whatsapp:<HMAC of the number>`,
+  sealed): expires when the 24-hour window it opened closes;
 - opt-outs (`optouts` for SMS, `optouts:whatsapp`) stay: forgetting one would text someone
   who asked us to stop;
 - the reports' tallies (`report:<UTC date>`) stay: counts by hour, channel, language, priority

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
-from typing import NamedTuple
+from functools import cached_property
+from typing import Any, NamedTuple
 
+from redis.commands.core import Script
+from redis.exceptions import LockError
 from redis.lock import Lock
 
 from ..flow.engine import Session
@@ -23,6 +28,39 @@ def optouts_key(channel: str = "sms") -> str:
     return f"{PREFIX}:optouts:whatsapp" if channel == "whatsapp" else f"{PREFIX}:optouts"
 
 
+LOCK_TIMEOUT = 30  # seconds a per-person lock lives if its holder never releases it
+LOCK_WAIT = 20  # seconds a message waits for the one before it from the same person
+
+# One round trip to begin a step (EVALSHA): take the person's lock, then under it mark the
+# delivery seen, count the sender and read session, opt-out and returning flags.
+# KEYS: lock, seen, inbound counter, session, opt-outs, returning.
+# ARGV: lock token ("" takes no lock), lock ms, seen ttl, window, opt-out ref, dedupe?, count?
+# Returns {0} while someone else holds the lock, {1, 0} for a repeat (lock left free), else
+# {1, 1, recent, session or false, opted out, returning}.
+_BEGIN = """
+if ARGV[1] ~= '' and not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
+end
+if ARGV[6] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  if ARGV[1] ~= '' then redis.call('DEL', KEYS[1]) end
+  return {1, 0}
+end
+local recent = 0
+if ARGV[7] == '1' then
+  redis.call('SET', KEYS[3], 0, 'NX', 'EX', ARGV[4])
+  recent = redis.call('INCR', KEYS[3])
+end
+return {1, 1, recent, redis.call('GET', KEYS[4]),
+        redis.call('SISMEMBER', KEYS[5], ARGV[5]), redis.call('EXISTS', KEYS[6])}
+"""
+# Free the lock only if it is still ours (it may have expired and been taken): as redis-py's
+# Lock.release, but sent as EVAL inside the step's closing MULTI.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class Begun(NamedTuple):
     """What one inbound step starts from."""
 
@@ -30,6 +68,9 @@ class Begun(NamedTuple):
     session: Session | None
     opted_out: bool
     recent: int  # messages from this sender in the current minute, this one included
+    returning: bool = False  # we talked with this person before (the session may have expired)
+    ref: str = ""  # number_ref of the step's key: computed once per step
+    lock: str | None = None  # the lock's token while this step holds it
 
 
 class SessionStore(StoreBase):
@@ -49,7 +90,9 @@ class SessionStore(StoreBase):
     def lock(self, channel: str, key: str) -> Lock:
         """Serialises messages from one person: two arriving together run one after the other."""
         lock: Lock = self.redis.lock(
-            f"{PREFIX}:lock:{channel}:{self.number_ref(key)}", timeout=30, blocking_timeout=20
+            self._lock_key(channel, self.number_ref(key)),
+            timeout=LOCK_TIMEOUT,
+            blocking_timeout=LOCK_WAIT,
         )
         return lock
 
@@ -59,31 +102,94 @@ class SessionStore(StoreBase):
             return None
         return Session.model_validate_json(self.unseal(raw))
 
+    @cached_property
+    def _begin(self) -> Script:
+        return self.redis.register_script(_BEGIN)
+
     def begin_step(
-        self, channel: str, key: str, contact: str, delivery_id: str, sender: str = ""
+        self,
+        channel: str,
+        key: str,
+        contact: str,
+        delivery_id: str,
+        sender: str = "",
+        lock: bool = False,
     ) -> Begun:
-        """Dedupe mark, session, opt-out and the sender's count this minute, in one round trip.
+        """Dedupe mark, session, opt-out, returning flag and the sender's count this minute, in
+        one round trip (a Lua script); with `lock`, under the person's lock, taken first and
+        held (Begun.lock) until `end_step` or `release`. Waits for a lock held by the message
+        before; LockError after LOCK_WAIT seconds.
 
         `sender`: who to count against the inbound limit ("" counts nobody).
         """
-        pipe = self.redis.pipeline(transaction=False)
-        if delivery_id:
-            pipe.set(f"{PREFIX}:seen:{delivery_id}", "1", nx=True, ex=SEEN_MESSAGE_TTL)
-        if sender:
+        ref = self.number_ref(key)
+        contact_ref = ref if contact and contact == key else self.number_ref(contact or "-")
+        sender_ref = "" if not sender else ref if sender == key else self.number_ref(sender)
+        keys = [
+            self._lock_key(channel, ref),
+            f"{PREFIX}:seen:{delivery_id}",
             # A window from the sender's first message, not the clock's minute (a burst across
-            # a minute boundary would get twice the limit); SET NX EX, as Redis 6.2 has no
-            # EXPIRE NX.
-            counter = f"{PREFIX}:inbound:{channel}:{self.number_ref(sender)}"
-            pipe.set(counter, 0, nx=True, ex=INBOUND_WINDOW)
-            pipe.incr(counter)
-        pipe.get(self.session_key(channel, key))
-        pipe.sismember(optouts_key(channel), self.number_ref(contact or "-"))
-        results = pipe.execute()
-        first = bool(results[0]) if delivery_id else True
-        recent = int(results[-3]) if sender else 0
-        raw, opted_out = results[-2], bool(results[-1])
+            # a minute boundary would get twice the limit).
+            f"{PREFIX}:inbound:{channel}:{sender_ref}",
+            f"{PREFIX}:session:{channel}:{ref}",
+            optouts_key(channel),
+            f"{PREFIX}:returning:{channel}:{ref}",
+        ]
+        token = os.urandom(16).hex() if lock else ""
+        args: list[str | int] = [
+            token,
+            LOCK_TIMEOUT * 1000,
+            SEEN_MESSAGE_TTL,
+            INBOUND_WINDOW,
+            contact_ref,
+            "1" if delivery_id else "0",
+            "1" if sender else "0",
+        ]
+        deadline = time.monotonic() + LOCK_WAIT
+        pause = 0.002
+        while True:
+            result: list[Any] = self._begin(keys=keys, args=args)
+            if result[0]:
+                break
+            if time.monotonic() > deadline:
+                raise LockError(f"{channel} lock still held after waiting")
+            time.sleep(pause)  # the message before is being handled: a few ms at most
+            pause = min(pause * 2, 0.05)
+        if not result[1]:
+            return Begun(False, None, False, 0, ref=ref)
+        raw = result[3]
         session = None if raw is None else Session.model_validate_json(self.unseal(raw))
-        return Begun(first, session, opted_out, recent)
+        return Begun(
+            True,
+            session,
+            bool(result[4]),
+            int(result[2]),
+            returning=bool(result[5]),
+            ref=ref,
+            lock=token or None,
+        )
+
+    def end_step(
+        self, pipe: Any, channel: str, begun: Begun, session: Session | None, ended: bool
+    ) -> None:
+        """Queue on `pipe` (a MULTI) the session's save (or its deletion, `ended`) and the
+        lock's release: with what the step queues, one round trip."""
+        key = f"{PREFIX}:session:{channel}:{begun.ref}"
+        if ended or session is None:
+            pipe.delete(key)
+        else:
+            pipe.set(key, self.seal(session.model_dump_json()), ex=self.session_ttl)
+            pipe.set(f"{PREFIX}:returning:{channel}:{begun.ref}", "1", ex=RETURNING_TTL)
+        if begun.lock:
+            pipe.eval(_RELEASE, 1, self._lock_key(channel, begun.ref), begun.lock)
+
+    def release(self, channel: str, begun: Begun) -> None:
+        """Free the step's lock when the step ends without saving (a repeat, a limit)."""
+        if begun.lock:
+            self.redis.eval(_RELEASE, 1, self._lock_key(channel, begun.ref), begun.lock)
+
+    def _lock_key(self, channel: str, ref: str) -> str:
+        return f"{PREFIX}:lock:{channel}:{ref}"
 
     def save_session(self, key: str, session: Session) -> None:
         pipe = self.redis.pipeline()

@@ -131,6 +131,31 @@ def test_it_ignores_a_next_page_with_a_line_break(app: Flask, client: FlaskClien
     assert response.location == "/staff/"
 
 
+def test_a_lone_carriage_return_in_next_never_gives_a_500(app: Flask, client: FlaskClient) -> None:
+    # GET /staff?next=/staff/%0D (issue 10): signed out, then signed in, then signing in.
+    for signed_in in (False, True):
+        if signed_in:
+            sign_in(app, client)
+        for path in ("/staff?next=/staff/%0D", "/staff/login?next=/staff/%0D"):
+            response = client.get(path, follow_redirects=True)
+            assert response.status_code == 200, path
+            for hop in [*response.history, response]:
+                assert "\r" not in hop.headers.get("Location", ""), path
+    client.post("/staff/logout", data={"csrf_token": csrf(client, "/staff/")})
+    response = client.post(
+        "/staff/login?next=/staff/%0D",
+        data={"email": STAFF, "password": PASSWORD, "csrf_token": csrf(client, "/staff/login")},
+    )
+    assert response.status_code == 303
+    assert response.location == "/staff/"
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path).get_data(True))
+    assert token
+    return token.group(1)
+
+
 def test_it_answers_404_for_a_task_id_that_names_another_key(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import pytest
 from redis import Redis
 
+from intake import logs
 from intake import outbound as outbound_module
 from intake.outbound import Outbound, TransportError, event_id_for
 from tests.support.crm import CrmServer
@@ -70,6 +72,24 @@ def test_it_sends_when_the_interrupted_attempt_never_reached_twilio(
 
     assert [r.body for r in twilio.sent_to(PERSON)] == ["Other words, earlier", "New task"]
     assert len(twilio.lookups) == 1
+
+
+def test_the_lookup_puts_no_number_in_the_worker_log(
+    twilio: TwilioEmulator,
+    worker_env: WorkerEnv,
+    redis_conn: Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The twilio client logs each request's URL and query at INFO: the lookup's has To=.
+    logs.configure("INFO", "text")  # as the worker configures its logging
+    caplog.set_level(logging.INFO)
+    make_store(redis_conn).send_intended(KEY, time.time() - 60)
+
+    outbound(worker_env, redis_conn).send_sms(PERSON, "New task", KEY)
+
+    assert len(twilio.lookups) == 1
+    for digits in (PERSON, PERSON[1:], PERSON[2:], "%2B" + PERSON[1:]):
+        assert digits not in caplog.text
 
 
 def test_it_ignores_the_same_words_sent_long_before_the_attempt(

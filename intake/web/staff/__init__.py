@@ -52,6 +52,9 @@ def init_app(app: Flask) -> None:
         storage_options={"key_prefix": services.store.rate_limit_prefix()},
         headers_enabled=False,
     )
+    # Only the staff pages have limits: Twilio's webhooks (signature-checked, with their own
+    # per-number inbound limit) skip the limiter's work on every request.
+    limiter.request_filter(lambda: request.blueprint != views.bp.name)
     limiter.limit(
         LOGIN_RATE, methods=["POST"], exempt_when=lambda: request.endpoint != "staff.login"
     )(views.bp)
