@@ -23,10 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from pyinstrument import Profiler  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
+from webhook_latency import bench_settings  # noqa: E402 (a sibling in bench/)
 
 from intake import create_app  # noqa: E402
-from intake.config import Settings  # noqa: E402
-from intake.crypto import generate_key  # noqa: E402
 from intake.redis_server import start_redis  # noqa: E402
 
 SMS = ["hi", "OPIOIDS", "EFFECTS", "DEPRESSION", "ANXIETY", "MENU"]
@@ -63,19 +62,7 @@ def main() -> int:
     parser.add_argument("--html", help="also write pyinstrument's HTML report here")
     args = parser.parse_args()
     with start_redis() as redis:
-        settings = Settings.from_env(
-            {
-                "REDIS_URL": redis.url,
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_AUTH_TOKEN": "bench-token",
-                "TWILIO_PHONE_NUMBER": "+17275550199",
-                "PUBLIC_BASE_URL": "https://intake.example.org",
-                "SECRET_KEY": "b" * 32,
-                "ENCRYPTION_KEYS": generate_key(),
-                "LOOKUP_KEY": "bench-lookup-key-" + "0" * 32,
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        settings = bench_settings(redis.url)
         app = create_app(settings)
         client = app.test_client()
         validator = RequestValidator(settings.twilio_auth_token)

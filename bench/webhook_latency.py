@@ -48,21 +48,26 @@ def p(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100)[int(q) - 1]
 
 
+def bench_settings(redis_url: str) -> Settings:
+    """The app's settings for an in-process benchmark against a private Redis."""
+    return Settings.from_env(
+        {
+            "REDIS_URL": redis_url,
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "bench-token",
+            "TWILIO_PHONE_NUMBER": "+17275550199",
+            "PUBLIC_BASE_URL": "https://intake.example.org",
+            "SECRET_KEY": "b" * 32,
+            "ENCRYPTION_KEYS": generate_key(),
+            "LOOKUP_KEY": "bench-lookup-key-" + "0" * 32,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
 def main() -> int:
     with start_redis() as redis:
-        settings = Settings.from_env(
-            {
-                "REDIS_URL": redis.url,
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_AUTH_TOKEN": "bench-token",
-                "TWILIO_PHONE_NUMBER": "+17275550199",
-                "PUBLIC_BASE_URL": "https://intake.example.org",
-                "SECRET_KEY": "b" * 32,
-                "ENCRYPTION_KEYS": generate_key(),
-                "LOOKUP_KEY": "bench-lookup-key-" + "0" * 32,
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        settings = bench_settings(redis.url)
         app = create_app(settings)
         client = app.test_client()
         validator = RequestValidator(settings.twilio_auth_token)

@@ -4,7 +4,6 @@ to the app served by werkzeug, TwiML read back as steps."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from redis import Redis
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.cli import main
@@ -32,6 +30,7 @@ from intake.simulator import (
     step_from_dict,
 )
 from intake.web import carry
+from tests.support.serving import serve_app
 from tests.support.worker import work
 
 TEXTER = "+13125550144"
@@ -45,12 +44,8 @@ def app(settings: Settings, redis_conn: Redis) -> Flask:
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
     """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -268,12 +263,8 @@ def open_hours(settings: Settings, redis_conn: Redis) -> Iterator[str]:
     app = create_app(settings)
     noon = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
     app.extensions["intake"].conversations.clock = lambda: noon
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_transfer_nobody_answers_goes_on_to_the_dial_action(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from redis import Redis
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.config import Settings
@@ -21,6 +19,7 @@ from intake.store import StaffAccount, Store
 from intake.tasks import Task
 from tests.browser.conftest import CHROMIUM
 from tests.support import factories
+from tests.support.serving import serve_app
 from tests.support.stores import make_store
 
 ANA = "ana@center.org"
@@ -62,12 +61,8 @@ def store(settings: Settings, redis_conn: Redis) -> Store:
 @pytest.fixture
 def base_url(settings: Settings, store: Store) -> Iterator[str]:
     """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ whole conversations by text and by voice, each ending with its task on the page.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from redis import Redis
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.config import Settings
 from tests.browser.conftest import CHROMIUM
+from tests.support.serving import serve_app
 from tests.support.worker import work
 
 NUMBER = "+13125550142"
@@ -32,12 +31,8 @@ def serve(settings: Settings, now: datetime | None = None) -> Iterator[str]:
     app = create_app(settings)
     if now is not None:
         app.extensions["intake"].conversations.clock = lambda: now
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

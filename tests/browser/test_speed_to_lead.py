@@ -3,7 +3,6 @@ phone) and the reports' charts."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +10,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from redis import Redis
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.config import Settings
@@ -25,6 +23,7 @@ from tests.browser.test_dashboard import (  # noqa: F401 (pytestmark skips witho
     sign_in,
 )
 from tests.desk.test_reports import MONDAY, timeline
+from tests.support.serving import serve_app
 from tests.support.stores import make_store
 
 PHONE_WIDTH = 390
@@ -42,12 +41,8 @@ def staff_store(settings: Settings, redis_conn: Redis) -> Store:
 @pytest.fixture
 def app_url(settings: Settings, staff_store: Store) -> Iterator[str]:
     """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def watched(page: Page) -> Iterator[Page]:

@@ -4,7 +4,6 @@ JSON endpoints drive the real webhooks over HTTP (the app served by werkzeug).""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,12 +13,12 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from redis import Redis
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.config import Settings
 from intake.simulator import HIDDEN_CALLER_ID
 from intake.web import simulator
+from tests.support.serving import serve_app
 from tests.support.worker import work
 
 TEXTER = "+13125550142"
@@ -33,12 +32,8 @@ def sim_app(settings: Settings, redis_conn: Redis) -> Flask:
 @pytest.fixture
 def served(sim_app: Flask) -> Iterator[int]:
     """The app on a real HTTP server on 127.0.0.1: the simulator posts to it."""
-    server = make_server("127.0.0.1", 0, sim_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(sim_app) as port:
+        yield port
 
 
 class Browser:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import re
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,11 +12,11 @@ from dataclasses import dataclass, field
 import pytest
 from redis import Redis
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
 from intake import create_app
 from intake.config import Settings
 from intake.store import StaffAccount, Store
+from tests.support.serving import serve_app
 from tests.support.stores import make_store
 
 ANA = "ana@center.org"
@@ -89,12 +88,8 @@ def store(redis_conn: Redis) -> Store:
 @pytest.fixture
 def port(settings: Settings, store: Store) -> Iterator[int]:
     """The app on a real HTTP server on 127.0.0.1, in a thread."""
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(create_app(settings)) as port:
+        yield port
 
 
 def ana_and_a_copy(port: int) -> tuple[Browser, Browser]:
