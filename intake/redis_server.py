@@ -155,11 +155,15 @@ def _start(
                 )
             try:
                 answered_by = int(client.info("server")["process_id"])
+                # INFO answers while an append-only file is still being read back, when every
+                # other command gets LOADING: ready means loaded.
+                loading = answered_by == process.pid and client.info("persistence")["loading"]
             except RedisError:
-                answered_by = 0
+                answered_by, loading = 0, 0
             if answered_by == process.pid:
-                return server
-            if answered_by:
+                if not loading:
+                    return server
+            elif answered_by:
                 raise RedisStartError(f"port {port} is taken by another Redis (pid {answered_by})")
             if time.monotonic() > deadline:
                 raise RedisStartError(

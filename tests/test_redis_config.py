@@ -56,3 +56,24 @@ def test_it_says_why_on_each_setting_of_the_shipped_config() -> None:
 def test_it_refuses_a_missing_config_at_once(tmp_path: Path) -> None:
     with pytest.raises(RedisStartError, match="no Redis config file"):
         start_redis(data_dir=tmp_path, config=tmp_path / "missing.conf")
+
+
+def test_it_hands_redis_over_only_once_its_data_is_loaded_again(tmp_path: Path) -> None:
+    """INFO answers while the append-only file is read back; everything else gets LOADING."""
+    first = start_redis(data_dir=tmp_path, appendonly=True)
+    try:
+        client = Redis.from_url(first.url)
+        value = "x" * 1000
+        for chunk in range(40):  # about 40 MB to read back: long enough to be seen loading
+            pipe = client.pipeline(transaction=False)
+            for i in range(1000):
+                pipe.set(f"k{chunk}:{i}", value)
+            pipe.execute()
+        client.close()
+    finally:
+        first.stop()
+    again = start_redis(port=first.port, data_dir=tmp_path, appendonly=True)
+    try:
+        assert Redis.from_url(again.url).dbsize() == 40_000
+    finally:
+        again.stop()
