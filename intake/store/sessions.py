@@ -61,6 +61,11 @@ return 0
 """
 
 
+def _person_key(kind: str, channel: str, ref: str) -> str:
+    """A per-person key: `ref` is the number_ref of a number or CallSid, never the number."""
+    return f"{PREFIX}:{kind}:{channel}:{ref}"
+
+
 class Begun(NamedTuple):
     """What one inbound step starts from."""
 
@@ -82,15 +87,15 @@ class SessionStore(StoreBase):
     # number_ref appears in key names.
 
     def session_key(self, channel: str, key: str) -> str:
-        return f"{PREFIX}:session:{channel}:{self.number_ref(key)}"
+        return _person_key("session", channel, self.number_ref(key))
 
     def _returning_key(self, channel: str, key: str) -> str:
-        return f"{PREFIX}:returning:{channel}:{self.number_ref(key)}"
+        return _person_key("returning", channel, self.number_ref(key))
 
     def lock(self, channel: str, key: str) -> Lock:
         """Serialises messages from one person: two arriving together run one after the other."""
         lock: Lock = self.redis.lock(
-            self._lock_key(channel, self.number_ref(key)),
+            _person_key("lock", channel, self.number_ref(key)),
             timeout=LOCK_TIMEOUT,
             blocking_timeout=LOCK_WAIT,
         )
@@ -126,14 +131,14 @@ class SessionStore(StoreBase):
         contact_ref = ref if contact and contact == key else self.number_ref(contact or "-")
         sender_ref = "" if not sender else ref if sender == key else self.number_ref(sender)
         keys = [
-            self._lock_key(channel, ref),
+            _person_key("lock", channel, ref),
             f"{PREFIX}:seen:{delivery_id}",
             # A window from the sender's first message, not the clock's minute (a burst across
             # a minute boundary would get twice the limit).
-            f"{PREFIX}:inbound:{channel}:{sender_ref}",
-            f"{PREFIX}:session:{channel}:{ref}",
+            _person_key("inbound", channel, sender_ref),
+            _person_key("session", channel, ref),
             optouts_key(channel),
-            f"{PREFIX}:returning:{channel}:{ref}",
+            _person_key("returning", channel, ref),
         ]
         token = os.urandom(16).hex() if lock else ""
         args: list[str | int] = [
@@ -174,31 +179,30 @@ class SessionStore(StoreBase):
     ) -> None:
         """Queue on `pipe` (a MULTI) the session's save (or its deletion, `ended`) and the
         lock's release: with what the step queues, one round trip."""
-        key = f"{PREFIX}:session:{channel}:{begun.ref}"
         if ended or session is None:
-            pipe.delete(key)
+            pipe.delete(_person_key("session", channel, begun.ref))
         else:
-            pipe.set(key, self.seal(session.model_dump_json()), ex=self.session_ttl)
-            pipe.set(f"{PREFIX}:returning:{channel}:{begun.ref}", "1", ex=RETURNING_TTL)
+            self._queue_save(pipe, channel, begun.ref, session)
         if begun.lock:
-            pipe.eval(_RELEASE, 1, self._lock_key(channel, begun.ref), begun.lock)
+            pipe.eval(_RELEASE, 1, _person_key("lock", channel, begun.ref), begun.lock)
 
     def release(self, channel: str, begun: Begun) -> None:
         """Free the step's lock when the step ends without saving (a repeat, a limit)."""
         if begun.lock:
-            self.redis.eval(_RELEASE, 1, self._lock_key(channel, begun.ref), begun.lock)
+            self.redis.eval(_RELEASE, 1, _person_key("lock", channel, begun.ref), begun.lock)
 
-    def _lock_key(self, channel: str, ref: str) -> str:
-        return f"{PREFIX}:lock:{channel}:{ref}"
-
-    def save_session(self, key: str, session: Session) -> None:
-        pipe = self.redis.pipeline()
+    def _queue_save(self, pipe: Any, channel: str, ref: str, session: Session) -> None:
+        """The session sealed, and the note that we talked with this person, on `pipe`."""
         pipe.set(
-            self.session_key(session.channel, key),
+            _person_key("session", channel, ref),
             self.seal(session.model_dump_json()),
             ex=self.session_ttl,
         )
-        pipe.set(self._returning_key(session.channel, key), "1", ex=RETURNING_TTL)
+        pipe.set(_person_key("returning", channel, ref), "1", ex=RETURNING_TTL)
+
+    def save_session(self, key: str, session: Session) -> None:
+        pipe = self.redis.pipeline()
+        self._queue_save(pipe, session.channel, self.number_ref(key), session)
         pipe.execute()
 
     def delete_session(self, channel: str, key: str) -> None:
