@@ -30,20 +30,49 @@ def plain(text: str) -> str:
 
 
 def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    """One regex matching any phrase on word boundaries; `*` ends a word with any suffix."""
-    parts = []
+    """One regex matching any phrase on word boundaries; `*` ends a word with any suffix.
+
+    The phrases share their beginnings as a letter tree ("kill myself|kill me" becomes
+    "kill\\s+m(?:yself|e)"): Python's regex engine tries a plain alternation's branches one by
+    one at every word, and the crisis lexicon has thousands (60 times slower). Where two
+    phrases match at the same place, the longer one is found.
+    """
+    tree: _Tree = {}
     for phrase in phrases:
         words = plain(phrase).split()  # plain keeps `*`
         if not words:
             continue
-        pieces = [
-            re.escape(w.rstrip("*")) + r"[a-z0-9]*" if w.endswith("*") else re.escape(w)
-            for w in words
-        ]
-        parts.append(r"\s+".join(pieces))
-    if not parts:
+        node = tree
+        for n, word in enumerate(words):
+            if n:
+                node = node.setdefault(_SPACE, {})
+            for letter in word.rstrip("*"):
+                node = node.setdefault(letter, {})
+            if word.endswith("*"):
+                node = node.setdefault(_SUFFIX, {})
+        node[_END] = {}
+    if not tree:
         return None
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
+    return re.compile(r"(?<![a-z0-9])" + _branches(tree) + r"(?![a-z0-9])")
+
+
+_Tree = dict[str, "_Tree"]
+_SPACE, _SUFFIX, _END = " ", "*", ""  # the next word; any ending of this word; a phrase ends
+
+
+def _branches(node: _Tree) -> str:
+    """A letter tree node's regex: its letters first, then the next word, any ending, and
+    last the phrase's end, so that the longer phrase is tried first."""
+    ways = [
+        re.escape(k) + _branches(node[k]) for k in sorted(node) if k not in (_SPACE, _SUFFIX, _END)
+    ]
+    if _SPACE in node:
+        ways.append(r"\s+" + _branches(node[_SPACE]))
+    if _SUFFIX in node:
+        ways.append("[a-z0-9]*" + _branches(node[_SUFFIX]))
+    if _END in node:
+        ways.append("")
+    return ways[0] if len(ways) == 1 else "(?:" + "|".join(ways) + ")"
 
 
 def for_channel(text: str, channel: str) -> str:
