@@ -34,8 +34,9 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
 
     The phrases share their beginnings as a letter tree ("kill myself|kill me" becomes
     "kill\\s+m(?:yself|e)"): Python's regex engine tries a plain alternation's branches one by
-    one at every word, and the crisis lexicon has thousands (60 times slower). Where two
-    phrases match at the same place, the longer one is found.
+    one at every word, and the crisis lexicon has thousands (60 times slower). It matches at
+    the same places as the plain alternation; where a phrase ends and another goes on from
+    there ("kill", "kill myself"), the one that goes on is tried first.
     """
     tree: _Tree = {}
     for phrase in phrases:
@@ -61,8 +62,8 @@ _SPACE, _SUFFIX, _END = " ", "*", ""  # the next word; any ending of this word; 
 
 
 def _branches(node: _Tree) -> str:
-    """A letter tree node's regex: its letters first, then the next word, any ending, and
-    last the phrase's end, so that the longer phrase is tried first."""
+    """A letter tree node's regex: its letters, the next word, any ending, and last the end
+    of a phrase, so that a phrase that goes on is tried before one that stops here."""
     ways = [
         re.escape(k) + _branches(node[k]) for k in sorted(node) if k not in (_SPACE, _SUFFIX, _END)
     ]
