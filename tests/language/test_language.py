@@ -322,3 +322,12 @@ def test_it_trains_once_per_process_and_its_forks(
     assert flow.language.model is not None and again.language.model is not None
     assert again.language.model.to_bytes() == flow.language.model.to_bytes()
     assert loader._MODELS  # the cache a forked worker inherits
+
+
+def test_a_keyword_is_looked_up_with_the_ranking_the_model_would_give(flow: Flow) -> None:
+    model = flow.language.model
+    assert model is not None and len(model.known) >= 20  # the flow's keywords, not messages
+    assert set(model.known) <= set(flow.language.rules.keywords)
+    for words in sorted(model.known)[:40]:
+        assert model.rank(words) == model._rank(words)
+    assert model.rank("zzz qqq") == model._rank("zzz qqq")  # anything else: scored as before

@@ -12,6 +12,7 @@ import math
 import zlib
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import itemgetter, mul
@@ -61,6 +62,9 @@ class LinearModel:
     # where the ids with each top 16 bits start: a feature is looked for among one or two
     # rows, not bisected over all of them (256 KB; bisecting cost more than the rest of `rank`)
     starts: array[int] = field(init=False, repr=False, compare=False)
+    known: dict[str, tuple[tuple[str, float], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         n, view = len(self.ids), memoryview(self.weights)
@@ -80,8 +84,18 @@ class LinearModel:
                 return i
         return -1
 
+    def remember(self, texts: Iterable[str]) -> None:
+        """Work out these texts' ranking now: the keywords most messages are (MENU, 1, STOP)
+        are then looked up, not scored. Only the flow's own words: nothing a person wrote."""
+        for words in texts:
+            self.known[words] = tuple(self._rank(words))
+
     def rank(self, words: str) -> list[tuple[str, float]]:
         """Every class with its probability, most likely first (ties by name)."""
+        known = self.known.get(words)
+        return list(known) if known is not None else self._rank(words)
+
+    def _rank(self, words: str) -> list[tuple[str, float]]:
         scores = list(self.intercepts)
         k = len(scores)
         rows: dict[int, float] = {}

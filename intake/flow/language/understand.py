@@ -94,7 +94,18 @@ class Language:
         self.crisis_classes = {
             intent: words.crisis for intent, words in spec.intents.items() if words.crisis
         }
-        self.model: LinearModel | None = None
+        self._model: LinearModel | None = None
+
+    @property
+    def model(self) -> LinearModel | None:
+        """The intent classifier, once trained (None: rules only)."""
+        return self._model
+
+    @model.setter
+    def model(self, model: LinearModel | None) -> None:
+        if model is not None:
+            model.remember(self.rules.keywords)  # a keyword's reading: looked up, not scored
+        self._model = model
 
     def training_data(
         self, examples: dict[str, dict[str, list[str]]]
