@@ -90,6 +90,16 @@ class Rules:
             else None
         )
         self.calm: dict[str, re.Pattern[str]] = {}
+        # any calm phrase at all: most messages have none, and one search tells
+        self.any_calm = phrase_pattern(
+            [
+                normaliser.expand(c, lang)
+                for by in crisis.calm.values()
+                for lang, cs in by.items()
+                for c in cs
+            ]
+            + [plain(c) for by in crisis.calm.values() for cs in by.values() for c in cs]
+        )
         for category, by_language in crisis.calm.items():
             pattern = phrase_pattern(
                 [normaliser.expand(c, lang) for lang, cs in by_language.items() for c in cs]
@@ -122,6 +132,21 @@ class Rules:
                         raws.append((category, lang, raw))
                     if expanded is not None:
                         expandeds.append((category, lang, expanded))
+        # any crisis phrase or mention at all, as written and as expanded: most messages have
+        # none, and two searches tell (a pattern per category and language is a dozen or more)
+        tables = (crisis.categories, crisis.mentions)
+        self.any_plain = phrase_pattern(
+            [plain(p) for t in tables for by in t.values() for ps in by.values() for p in ps]
+        )
+        self.any_words = phrase_pattern(
+            [
+                normaliser.expand(p, lang)
+                for t in tables
+                for by in t.values()
+                for lang, ps in by.items()
+                for p in ps
+            ]
+        )
 
     def keyword(self, words: str, prefer: str) -> tuple[str, str] | None:
         """(intent, language) when the whole message is a keyword; `prefer`'s words first."""
@@ -177,6 +202,8 @@ class Rules:
         classifier decides, with a higher bar for doubted ones: `doubt` says why ("negated",
         "calm" or "").
         """
+        if not self._any_crisis_words(plain_text, expanded, words):
+            return None, None, "calm" if "all" in calm else ""  # what the search below ends in
         doubted: tuple[str, str] | None = None
         doubt = ""
         for text, rules in ((plain_text, self.crisis_plain), (expanded, self.crisis_words)):
@@ -202,12 +229,24 @@ class Rules:
                     return None, (category, lang), "calm" if calm else ""
         return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
 
+    def _any_crisis_words(self, plain_text: str, expanded: str, words: str) -> bool:
+        """Whether any crisis phrase or mention is in the message, in any of its forms."""
+        return bool(
+            (self.any_plain is not None and plain_text and self.any_plain.search(plain_text))
+            or (
+                self.any_words is not None
+                and (self.any_words.search(expanded) or self.any_words.search(words))
+            )
+        )
+
     def calm_categories(self, plain_text: str, words: str) -> set[str]:
         """The crisis categories (or "all") the message has a calm context for.
 
         None when it says the harm was meant ("on purpose"): a kitchen is no alibi then.
         """
         texts = (plain_text, words)
+        if self.any_calm is None or not any(self.any_calm.search(t) for t in texts):
+            return set()  # no calm phrase: no category is calm, meant or not
         if self.deliberate is not None and any(self._affirmed(self.deliberate, t) for t in texts):
             return set()
         return {
