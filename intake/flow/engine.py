@@ -170,7 +170,7 @@ def resume(
     flow: Flow, session: Session, inp: UserInput, now: datetime
 ) -> tuple[Session, list[ev.Event]]:
     """Move a session on by one input."""
-    run = _Run(flow, session.model_copy(deep=True), now)
+    run = _Run(flow, _copy(session), now)
     reading = run.read(inp)
     if reading is not None and run.crisis(reading):
         if run.session.channel == "voice":
@@ -189,16 +189,24 @@ def signal(
     flow: Flow, session: Session, name: str, now: datetime
 ) -> tuple[Session, list[ev.Event]]:
     """Move a session on by something the host reports, such as a failed transfer."""
-    run = _Run(flow, session.model_copy(deep=True), now)
+    run = _Run(flow, _copy(session), now)
     run.transition(flow.spec.signals[name])
     return run.finish()
 
 
 def prompt_events(flow: Flow, session: Session) -> list[ev.Event]:
     """What entering the session's current state says (for rendering every state)."""
-    run = _Run(flow, session.model_copy(deep=True), session.updated_at)
+    run = _Run(flow, _copy(session), session.updated_at)
     run.enter(session.state)
     return run.events
+
+
+def _copy(session: Session) -> Session:
+    """A copy the step may change: its two containers copied; what they hold (strings, flags)
+    and every other field never change in place, so a deep copy would only cost time."""
+    return session.model_copy(
+        update={"fields": dict(session.fields), "topics": list(session.topics)}
+    )
 
 
 def read(flow: Flow, text: str, language: str | None = None) -> Reading:

@@ -89,9 +89,12 @@ def test_it_answers_any_sms_conversation(flow: Flow, steps: list[str], contact: 
     check_events(events, "sms")
     assert events, "the first message always gets an answer"
     for i, text in enumerate(steps[1:], start=1):
+        before = session.model_dump()
+        given = session
         session, events = engine.resume(
             flow, session, UserInput(text=text), T0 + timedelta(seconds=i)
         )
+        assert given.model_dump() == before, "a step changes its own copy, never the caller's"
         assert session.state in flow.spec.states
         assert session.language in flow.spec.languages
         check_events(events, "sms")
