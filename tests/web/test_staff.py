@@ -368,6 +368,28 @@ def test_it_leaves_the_twilio_webhooks_to_their_signature(
     assert client.post("/sms", data=params).status_code == 403
 
 
+def test_the_sign_in_limit_runs_on_staff_pages_only(
+    staff_app: Flask, client: FlaskClient, settings: Settings, redis_conn: Redis
+) -> None:
+    """Flask-Limiter's request hooks belong to /staff: a webhook never pays for them."""
+    hooks = [
+        f
+        for table in (staff_app.before_request_funcs, staff_app.after_request_funcs)
+        for f in table.get(None, [])
+    ]
+    assert hooks and not any("flask_limiter" in getattr(f, "__module__", "") for f in hooks)
+    staff_hooks = staff_app.before_request_funcs.get("staff", [])
+    assert any("flask_limiter" in getattr(f, "__module__", "") for f in staff_hooks)
+    for n in range(3):
+        params = twilio_sms_params("hello", f"+1312555019{n}")
+        signature = sign(settings, "/sms", params)
+        assert (
+            client.post("/sms", data=params, headers={"X-Twilio-Signature": signature}).status_code
+            == 200
+        )
+    assert not list(redis_conn.scan_iter("intake:ratelimit:*"))  # nothing counted for webhooks
+
+
 def test_it_sets_secure_http_only_same_site_session_cookies(auth: Auth) -> None:
     response = auth.login()
     [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
