@@ -80,9 +80,11 @@ class RedisSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, StaffSession)
+        path = self.get_cookie_path(app)
+        if not request.path.startswith(path):
+            return  # a webhook: it had no session and gets no cookie
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
         cookie = {
             "httponly": self.get_cookie_httponly(app),
             "domain": domain,
