@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,16 @@ def public_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
+def _valid(validator: RequestValidator, url: str, signature: str) -> bool:
+    """Twilio's check; the URL as configured first, which is the one Twilio signs: `validate`
+    always works out two signatures (the URL with and without its port) and a body hash."""
+    form = request.form
+    if "bodySHA256" not in request.args:  # a JSON body is signed with its hash: validate's job
+        if hmac.compare_digest(validator.compute_signature(url, form), signature):
+            return True
+    return bool(validator.validate(url, form, signature))
+
+
 def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse (403) any request whose signature does not match; the view never runs."""
 
@@ -30,7 +41,7 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
         settings = current_app.extensions["intake"].settings
         signature = request.headers.get("X-Twilio-Signature", "")
         validator = RequestValidator(settings.twilio_auth_token)
-        if not signature or not validator.validate(public_url(), request.form, signature):
+        if not signature or not _valid(validator, public_url(), signature):
             log.warning("rejected %s: bad or missing X-Twilio-Signature", request.path)
             # Still TwiML, like every answer on a webhook route; the log says why.
             return Response(EMPTY_TWIML, status=403, mimetype="application/xml")

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
+from twilio.request_validator import RequestValidator
 
 from intake.config import Settings
 from intake.queues import JobQueue
@@ -74,6 +75,24 @@ def test_it_checks_the_signature_against_the_query_string(
         ).status_code
         == 403
     )
+
+
+def test_it_accepts_the_url_signed_with_or_without_its_port(
+    client: FlaskClient, settings: Settings
+) -> None:
+    """Twilio signs the URL as configured: with the scheme's port written out or not."""
+    scheme, rest = settings.public_base_url.split("://", 1)
+    host, _, path = rest.partition("/")
+    port = "443" if scheme == "https" else "80"
+    with_port = f"{scheme}://{host}:{port}" + (f"/{path}" if path else "") + "/sms"
+    validator = RequestValidator(settings.twilio_auth_token)
+    for url in (settings.public_base_url + "/sms", with_port):
+        params = twilio_sms_params("hi", TEXTER)
+        headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+        assert client.post("/sms", data=params, headers=headers).status_code == 200, url
+    wrong_port = with_port.replace(f":{port}/", ":8443/")
+    headers = {"X-Twilio-Signature": validator.compute_signature(wrong_port, params)}
+    assert client.post("/sms", data=params, headers=headers).status_code == 403
 
 
 def test_it_welcomes_a_new_number_with_the_menu(text: Text) -> None:
