@@ -52,6 +52,7 @@ eval: $(VENV)/.installed
 # Webhook latency as ratios against a baseline measured in the same run.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/webhook_latency.py
+	$(BIN)/python bench/cpu_per_request.py
 	$(BIN)/python bench/language_cost.py
 
 # The webhooks under load: the Procfile's web and worker against a private Redis, beside a bare
