@@ -50,7 +50,9 @@ def web(
 
 
 def sms_webhooks_counted(base_url: str) -> float:
-    with urllib.request.urlopen(base_url + "/metrics", timeout=5) as response:
+    # 15 s, as post_form allows: with --max-requests 3 both workers may be booting (each loads
+    # the flows and the model) when this arrives, and a busy machine makes that slow
+    with urllib.request.urlopen(base_url + "/metrics", timeout=15) as response:
         text = response.read().decode()
     return sum(
         s.value
