@@ -60,6 +60,22 @@ def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     assert correct("zzzzzzzzzz") == "zzzzzzzzzz"  # nothing near: left alone
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("pills in my hand", "en"),  # not "and" (a silent h is Spanish spelling)
+        ("we buried him", "en"),  # not "burned"
+        ("short of breath", "en"),  # not "shoot"
+        ("it might rain", "en"),  # not "night"
+        ("the loss", "en"),  # not Spanish "los"
+    ],
+)
+def test_it_leaves_words_the_examples_use_often_as_they_are(
+    flow: Flow, text: str, language: str
+) -> None:
+    assert flow.language.normaliser.words(text, language) == text
+
+
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
     found = flow.language.read("ya no kiero bibir", "es").crisis
