@@ -202,6 +202,9 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("someone left a bullet on my porch with my name on it", "danger"),
         ("kids are asleep. i clocked out for good, sorry", "suicide"),
         ("want to fall asleep and never have to do another morning", "suicide"),
+        ("if i wreck the truck tonight it wont be an accident", "suicide"),
+        ("kids are at grandmas so nobody will find me till sunday", "suicide"),
+        ("si me estrello con el carro no va a ser accidente", "suicide"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -229,6 +232,10 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
         "dont worry im not gonna hurt myself, just a long day at work",
         "my mom overdosed when i was 14, ive made my peace with it",
         "i used to self harm but im doing way better now",
+        "i dont want to die, i want to live and be there for my kids",
+        "my sister shot me a text saying she got the job",
+        "i lost my aunt to suicide, is there a group for families",
+        "that show was so sad i wanted to die",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
