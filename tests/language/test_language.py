@@ -205,6 +205,7 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("if i wreck the truck tonight it wont be an accident", "suicide"),
         ("kids are at grandmas so nobody will find me till sunday", "suicide"),
         ("si me estrello con el carro no va a ser accidente", "suicide"),
+        ("phone off after this. just wanted somebody to know i was here", "suicide"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:

@@ -277,8 +277,12 @@ class Language:
                 first, s1 = second, s2
                 second, s2 = ordered[2] if len(ordered) > 2 else ("", 0.0)
             named = sorted(found_ids, key=lambda i: (-scores[i], i))
-            close = len(named) > 1 and scores[named[0]] - scores[named[1]] < self.spec.margin
-            if close and self._either(words):  # "anxiety or depression": theirs
+            # "anxiety or depression": theirs to choose; in a longer sentence "or" may join
+            # clauses instead ("does withdrawal cause anxiety or is it just me")
+            close = len(named) > 1 and (
+                len(words.split()) <= 6 or scores[named[0]] - scores[named[1]] < self.spec.margin
+            )
+            if close and self._either(words):
                 return None, "phrase", (named[0], named[1])
             both_named = {first, second} <= found_ids
             if s1 - s2 >= self.spec.margin or not both_named:
