@@ -206,6 +206,7 @@ class LanguageSpec(Strict):
     intents: dict[str, IntentWords]
     none_intent: str = "none"  # the classifier's class for messages no intent fits
     fuzzy_min_length: int = Field(default=5, ge=3)  # never fuzzy on shorter words
+    typo_max_uses: int = Field(default=10, ge=2)  # a word the examples use this often is a word
     confidence: float = Field(default=0.55, gt=0, le=1)  # below it, ask "Did you mean"
     phrase_weight: float = Field(default=0.3, ge=0, le=1)  # a phrase found, per word (up to 3)
     margin: float = Field(default=0.15, ge=0, le=1)  # closer than this: "Did you mean"
@@ -214,6 +215,7 @@ class LanguageSpec(Strict):
     mention_confidence: float = Field(default=0.2, gt=0, le=1)  # the bar beside a mention
     context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past
     negated_confidence: float = Field(default=0.8, gt=0, le=1)  # "im not suicidal"
+    reassured_confidence: float = Field(default=0.99, gt=0, le=1)  # denied, life affirmed
     category_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier names it
     guarded_confidence: float = Field(default=0.7, gt=0, le=1)  # a `guess_with` intent
     speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence

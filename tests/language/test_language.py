@@ -60,6 +60,22 @@ def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     assert correct("zzzzzzzzzz") == "zzzzzzzzzz"  # nothing near: left alone
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("pills in my hand", "en"),  # not "and" (a silent h is Spanish spelling)
+        ("we buried him", "en"),  # not "burned"
+        ("short of breath", "en"),  # not "shoot"
+        ("it might rain", "en"),  # not "night"
+        ("the loss", "en"),  # not Spanish "los"
+    ],
+)
+def test_it_leaves_words_the_examples_use_often_as_they_are(
+    flow: Flow, text: str, language: str
+) -> None:
+    assert flow.language.normaliser.words(text, language) == text
+
+
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
     found = flow.language.read("ya no kiero bibir", "es").crisis
@@ -186,6 +202,10 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("someone left a bullet on my porch with my name on it", "danger"),
         ("kids are asleep. i clocked out for good, sorry", "suicide"),
         ("want to fall asleep and never have to do another morning", "suicide"),
+        ("if i wreck the truck tonight it wont be an accident", "suicide"),
+        ("kids are at grandmas so nobody will find me till sunday", "suicide"),
+        ("si me estrello con el carro no va a ser accidente", "suicide"),
+        ("phone off after this. just wanted somebody to know i was here", "suicide"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -213,6 +233,10 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
         "dont worry im not gonna hurt myself, just a long day at work",
         "my mom overdosed when i was 14, ive made my peace with it",
         "i used to self harm but im doing way better now",
+        "i dont want to die, i want to live and be there for my kids",
+        "my sister shot me a text saying she got the job",
+        "i lost my aunt to suicide, is there a group for families",
+        "that show was so sad i wanted to die",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:

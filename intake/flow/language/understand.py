@@ -74,14 +74,18 @@ class Language:
                     seen.update((w, lang) for w in self.normaliser.expand(text, lang).split())
         near = Normaliser(spec.shorthand, languages)
         near.learn(targets, spec.fuzzy_min_length, targets)
-        count = Counter[str]()
-        for (word, _), n in seen.items():
-            count[word] += n
         for (word, lang), n in seen.items():
-            # ... unless one letter from a much commoner rule word: "opiods" is a typo of
-            # "opioids", while "bueno" is a word of its own beside "buenas"
+            # ... unless one letter from a much commoner rule word of the same language, and
+            # seldom written: "opiods" is a typo of "opioids", while "bueno" is a word of its
+            # own beside "buenas", and "hand", "might", "buried" and "short" (written often)
+            # are not "and", "night", "burned" and "shoot"; nor English "loss" Spanish "los"
             fixed = near.correct(word) if word not in targets else word
-            typo = fixed != word and OSA.distance(fixed, word) == 1 and n * 5 < count[fixed]
+            typo = (
+                fixed != word
+                and OSA.distance(fixed, word) == 1
+                and n * 5 < seen[(fixed, lang)]
+                and n < self.spec.typo_max_uses
+            )
             if n > 1 and not typo:
                 vocab.setdefault(lang, set()).add(word)
         self.normaliser.learn(set().union(*vocab.values()), spec.fuzzy_min_length, targets)
@@ -205,8 +209,12 @@ class Language:
             doubt, mention = "", None
         if mention is None and guessed in calm:
             return None  # no crisis word, and the calm use of one: "cutting onions"
-        if doubt == "negated":
-            bar = self.spec.negated_confidence  # "im not suicidal or anything"
+        if doubt == "negated" and "all" in calm:
+            bar = self.spec.reassured_confidence  # "i dont want to die, i want to live"
+        elif doubt == "negated" or (mention is None and "all" in calm):
+            # "im not suicidal or anything"; no crisis word at all, and talk of a film, of
+            # the past or of being fine: "i think about death sometimes, not planning anything"
+            bar = self.spec.negated_confidence
         elif doubt or (mention is not None and self.rules.calm_context(words)):
             bar = self.spec.context_confidence  # "overdosed last year", an answer to a question
         elif mention is not None:
@@ -280,7 +288,12 @@ class Language:
                 first, s1 = second, s2
                 second, s2 = ordered[2] if len(ordered) > 2 else ("", 0.0)
             named = sorted(found_ids, key=lambda i: (-scores[i], i))
-            if len(named) > 1 and self._either(words):  # "anxiety or depression": theirs
+            # "anxiety or depression": theirs to choose; in a longer sentence "or" may join
+            # clauses instead ("does withdrawal cause anxiety or is it just me")
+            close = len(named) > 1 and (
+                len(words.split()) <= 6 or scores[named[0]] - scores[named[1]] < self.spec.margin
+            )
+            if close and self._either(words):
                 return None, "phrase", (named[0], named[1])
             both_named = {first, second} <= found_ids
             if s1 - s2 >= self.spec.margin or not both_named:
