@@ -8,13 +8,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench"
+from .support import BENCH, run_quick
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +24,7 @@ def output() -> str:
             check=True,
             timeout=600,
         )
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "load.py"), "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_quick("load.py")
 
 
 NUMBER = r"[0-9]+(\.[0-9]+)?"
