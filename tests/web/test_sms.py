@@ -77,6 +77,13 @@ def test_it_checks_the_signature_against_the_query_string(
     )
 
 
+def test_a_signature_in_any_characters_gets_a_403_not_a_500(client: FlaskClient) -> None:
+    params = twilio_sms_params("hi", TEXTER)
+    for signature in ("ñ" * 28, "é", " ", "x" * 500):
+        response = client.post("/sms", data=params, headers={"X-Twilio-Signature": signature})
+        assert response.status_code == 403, signature
+
+
 def test_it_accepts_the_url_signed_with_or_without_its_port(
     client: FlaskClient, settings: Settings
 ) -> None:
