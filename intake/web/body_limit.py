@@ -1,4 +1,5 @@
-"""A cap on request bodies, enforced before anything reads or parses them."""
+"""A cap on request bodies, enforced before anything reads or parses them, and a refusal of
+request lines no HTTP server would pass on."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ TOO_LARGE_PAGE = (
     "<body><h1>Request too large</h1><p>That was more than this page accepts. "
     "Go back and try again with less.</p></body></html>"
 )
+BAD_REQUEST_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Bad request</title></head>"
+    "<body><h1>Bad request</h1><p>That address could not be read. "
+    '<a href="/staff/">Go to the task list</a>.</p></body></html>'
+)
 
 
 def is_webhook(path: str) -> bool:
@@ -31,10 +37,19 @@ def too_large(path: str, headers: Mapping[str, str] | None = None) -> Response:
 
     `headers`: added to the answer (the security headers: Flask's hooks never see this one).
     """
+    return _refusal(path, 413, TOO_LARGE_PAGE, headers)
+
+
+def bad_request(path: str, headers: Mapping[str, str] | None = None) -> Response:
+    """400 for a path or query string with a raw line break, in the same two forms."""
+    return _refusal(path, 400, BAD_REQUEST_PAGE, headers)
+
+
+def _refusal(path: str, status: int, page: str, headers: Mapping[str, str] | None) -> Response:
     if is_webhook(path):
-        response = Response(EMPTY_TWIML, status=413, mimetype="application/xml")
+        response = Response(EMPTY_TWIML, status=status, mimetype="application/xml")
     else:
-        response = Response(TOO_LARGE_PAGE, status=413, mimetype="text/html")
+        response = Response(page, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers.update(headers or {})
     return response
@@ -56,6 +71,12 @@ class BodyLimit:
         self.headers = dict(headers or {})
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if _has_line_break(path) or _has_line_break(environ.get("QUERY_STRING", "")):
+            # HTTP servers refuse these, but an app reached another way must not 500: werkzeug
+            # would copy them into a redirect's Location header (/staff -> /staff/) and raise.
+            broken: Iterable[bytes] = bad_request(path, self.headers)(environ, start_response)
+            return broken
         declared = _content_length(environ)
         if declared is None and environ.get("wsgi.input_terminated"):
             # Chunked: the server marks a stream that ends by itself (otherwise there is no
@@ -65,11 +86,13 @@ class BodyLimit:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(declared)
         if declared is not None and declared > self.max_bytes:
-            refused: Iterable[bytes] = too_large(environ.get("PATH_INFO", ""), self.headers)(
-                environ, start_response
-            )
+            refused: Iterable[bytes] = too_large(path, self.headers)(environ, start_response)
             return refused
         return self.app(environ, start_response)
+
+
+def _has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def _content_length(environ: WSGIEnvironment) -> int | None:
