@@ -356,3 +356,31 @@ def test_a_keyword_is_looked_up_with_the_ranking_the_model_would_give(flow: Flow
     for words in sorted(model.known)[:40]:
         assert model.rank(words) == model._rank(words)
     assert model.rank("zzz qqq") == model._rank("zzz qqq")  # anything else: scored as before
+
+
+def test_it_scores_a_message_as_the_plain_formula_does(flow: Flow) -> None:
+    """`_rank` is written for speed; this is the formula it must agree with: TF-IDF with
+    sublinear counts, scaled to unit length, one dot product per class, then softmax."""
+    import math
+    from collections import Counter
+
+    from intake.flow.language.classifier import features
+
+    model = flow.language.model
+    assert model is not None
+    n = len(model.ids)
+    texts = [plain(str(row["text"])) for row in load_split("dev")[:300]] + ["", "zzz qqq"]
+    for words in texts:
+        found = {model.row(f): 1.0 + math.log(c) for f, c in Counter(features(words)).items()}
+        found.pop(-1, None)
+        norm = math.sqrt(sum((tf * model.idf[r]) ** 2 for r, tf in found.items())) or 1.0
+        scores = [
+            b + sum(model.weights[i * n + r] * tf * model.idf[r] / norm for r, tf in found.items())
+            for i, b in enumerate(model.intercepts)
+        ]
+        exps = [math.exp(s - max(scores)) for s in scores]
+        expected = {c: e / sum(exps) for c, e in zip(model.classes, exps, strict=True)}
+        got = model._rank(words)
+        assert [c for c, _ in got][:3] == sorted(expected, key=lambda c: (-expected[c], c))[:3]
+        for c, p in got:
+            assert p == pytest.approx(expected[c], abs=1e-9), (words, c)
