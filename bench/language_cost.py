@@ -47,34 +47,53 @@ def p(samples: list[float], q: int) -> float:
 
 
 def main() -> int:
+    import argparse
+
     import yaml
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="100 messages once, no worker (the tests)"
+    )
+    args = parser.parse_args()
 
     from intake.flow.text import plain
     from tests.language.evaluate import load_flow
 
     rows = yaml.safe_load((ROOT / "tests/language/dev.yaml").read_text("utf-8"))
-    texts = [str(r["text"]) for r in rows]
+    texts = [str(r["text"]) for r in rows][: 100 if args.quick else None]
     flow = load_flow()
     for text in texts:  # warm caches, as a running worker has
         flow.language.read(text, "en")
+    # Wall time, and the CPU time of this thread: on a shared machine wall time also counts the
+    # moments the process waited for a core, which is the machine's load, not the layer's cost.
     base: list[float] = []
     full: list[float] = []
-    for _ in range(3):
+    base_cpu: list[float] = []
+    full_cpu: list[float] = []
+    clock, cpu = time.perf_counter, time.thread_time
+    for _ in range(1 if args.quick else 3):
         for text in texts:
-            t0 = time.perf_counter()
+            t0, c0 = clock(), cpu()
             plain(text)
-            t1 = time.perf_counter()
+            t1, c1 = clock(), cpu()
             flow.language.read(text, "en")
-            t2 = time.perf_counter()
+            t2, c2 = clock(), cpu()
             base.append(t1 - t0)
             full.append(t2 - t1)
-    b95, f50, f95 = p(base, 95), p(full, 50), p(full, 95)
+            base_cpu.append(c1 - c0)
+            full_cpu.append(c2 - c1)
     print(f"language layer, {len(full)} messages from tests/language/dev.yaml:")
-    print(f"  baseline (plain normalising): p95 {b95 * 1000:.3f} ms")
-    print(
-        f"  read (normalise, rules, typos, classifier, crisis): p50 {f50 * 1000:.3f} ms, "
-        f"p95 {f95 * 1000:.3f} ms = {f95 / b95:.0f}x the baseline (goal: p95 at most 1 ms)"
-    )
+    for name, b, f in (("wall time", base, full), ("CPU time", base_cpu, full_cpu)):
+        b95, f50, f95 = p(b, 95), p(f, 50), p(f, 95)
+        print(
+            f"  {name}: read (normalise, rules, typos, classifier, crisis) p50 "
+            f"{f50 * 1000:.3f} ms, p95 {f95 * 1000:.3f} ms = {f95 / b95:.0f}x the baseline "
+            f"(plain normalising, p95 {b95 * 1000:.3f} ms)"
+        )
+    print("  goal: p95 at most 1 ms of CPU time per message")
+    if args.quick:
+        return 0
     from cryptography.fernet import Fernet
 
     cache = tempfile.TemporaryDirectory(prefix="intake-bench-model-")
