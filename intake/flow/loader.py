@@ -232,14 +232,18 @@ def train_model(texts: list[str], labels: list[str], cache: Path | None = None) 
     The same data gives the same model, so it is kept in this process and, with `cache`, in
     a file named by the data's hash: a restart reads it instead of training again.
     """
-    payload = json.dumps({"texts": texts, "labels": labels}, sort_keys=True)
-    key = hashlib.sha256(payload.encode()).hexdigest()
+    # The key is hashed example by example: one 2 MB string of them all, and its bytes, would
+    # raise every worker's peak, and so its resident size, for nothing when the cache has it.
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(json.dumps([text, label]).encode() + b"\n")
+    key = digest.hexdigest()
     if key in _MODELS:  # the same data in the same process: the same model
         return _MODELS[key]
     path = cache / f"intents-{key[:32]}.bin" if cache is not None else None
     model = _read_model(path) if path is not None else None
     if model is None:
-        data = _fit_in_child(payload)
+        data = _fit_in_child(json.dumps({"texts": texts, "labels": labels}, sort_keys=True))
         model = LinearModel.from_bytes(data)
         if path is not None:
             _write_model(path, data)
@@ -270,8 +274,9 @@ def _fit_in_child(payload: str) -> bytes:
 def _read_model(path: Path) -> LinearModel | None:
     """The cached model, or None when there is none or it cannot be read (then: train)."""
     try:
-        return LinearModel.from_bytes(path.read_bytes())
-    except (OSError, ValueError, KeyError, TypeError):
+        with path.open("rb") as file:
+            return LinearModel.from_file(file)
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
 
 

@@ -7,6 +7,7 @@ weights, and `LinearModel.rank` needs nothing but the standard library.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import zlib
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import itemgetter, mul
+from typing import BinaryIO
 
 DECIMALS = 5  # weights are rounded, so every process trained on the same data agrees exactly
 FORMAT = "intents-3"  # the form to_bytes writes; a cache in another form is retrained
@@ -146,21 +148,27 @@ class LinearModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> LinearModel:
         """The model `to_bytes` wrote; ValueError when `data` is not one."""
-        end = data.find(b"\n")
-        header = json.loads(data[:end]) if end > 0 else {}
+        return cls.from_file(io.BytesIO(data))
+
+    @classmethod
+    def from_file(cls, file: BinaryIO) -> LinearModel:
+        """The model `to_bytes` wrote, read straight into its arrays (no copy of the file in
+        memory beside them: a worker's peak while loading stays in its resident size)."""
+        header = json.loads(file.readline() or b"{}")
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ValueError("not an intent model")
         n, k = int(header["features"]), len(header["classes"])
-        start = end + 1
         ids: array[int] = array("Q")
-        ids.frombytes(data[start : start + 8 * n])
-        start += 8 * n
         idf: array[float] = array("f")
-        idf.frombytes(data[start : start + 4 * n])
         weights: array[float] = array("f")
-        weights.frombytes(data[start + 4 * n :])
-        if len(ids) != n or len(idf) != n or len(weights) != n * k:
-            raise ValueError("a truncated intent model")
+        try:
+            ids.fromfile(file, n)
+            idf.fromfile(file, n)
+            weights.fromfile(file, n * k)
+        except EOFError as e:
+            raise ValueError("a truncated intent model") from e
+        if file.read(1):
+            raise ValueError("an intent model with bytes left over")
         return cls(
             classes=tuple(str(c) for c in header["classes"]),
             intercepts=tuple(float(x) for x in header["intercepts"]),
