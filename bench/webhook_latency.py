@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from intake import create_app  # noqa: E402
+from intake.app import keep_for_life  # noqa: E402
 from intake.config import Settings  # noqa: E402
 from intake.crypto import generate_key  # noqa: E402
 from intake.redis_server import start_redis  # noqa: E402
@@ -69,6 +70,7 @@ def main() -> int:
     with start_redis() as redis:
         settings = bench_settings(redis.url)
         app = create_app(settings)
+        keep_for_life()  # as a gunicorn worker does once its app is loaded
         client = app.test_client()
         validator = RequestValidator(settings.twilio_auth_token)
 

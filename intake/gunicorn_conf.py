@@ -24,7 +24,7 @@ else:
 
 from prometheus_client import multiprocess  # noqa: E402
 
-from intake.app import load_flow  # noqa: E402
+from intake.app import keep_for_life, load_flow  # noqa: E402
 from intake.config import ConfigError, Settings  # noqa: E402
 from intake.flow.loader import FlowError  # noqa: E402
 
@@ -53,6 +53,11 @@ def on_starting(server: Any) -> None:
     except FlowError as e:
         print(f"intake: invalid flows: {'; '.join(e.problems)}", file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def post_worker_init(worker: Any) -> None:
+    """The app is loaded: take it out of the garbage collector's way (intake.app)."""
+    keep_for_life()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -1,0 +1,28 @@
+"""A web worker hides what its app loaded from the garbage collector (intake.app.keep_for_life)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# In a child process: the gunicorn settings module sets up metrics as it is imported, and a
+# frozen heap is for good.
+CHILD = """
+import gc
+from intake import gunicorn_conf
+assert gc.get_freeze_count() == 0
+gunicorn_conf.post_worker_init(None)
+print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))
+"""
+
+
+def test_a_web_worker_freezes_what_it_loaded_once_it_has_booted() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, left = map(int, done.stdout.split())
+    assert frozen > 10_000  # the modules gunicorn's settings import, at least
+    assert left < frozen / 10  # the oldest generation is all but empty: nothing to walk
