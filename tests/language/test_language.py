@@ -256,6 +256,68 @@ def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, la
     assert found is not None and found[0] == "self_harm"
 
 
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # a plain denial with something else said: a reason to live, why they wrote
+        ("i would never hurt myself, my little girl needs her dad", "en"),
+        ("no im not going to kill myself, i have a lot to live for and my sponsor is great", "en"),
+        ("i'm not suicidal, i just wanted to talk to a real person for a minute", "en"),
+        ("no me voy a hacer daño, solo queria platicar con alguien", "es"),
+        # an accident with its cause
+        ("cut my hands up fixing the barbed wire fence this morning", "en"),
+        ("burned my fingers on the grill flipping burgers at work", "en"),
+        ("sliced my thumb by accident opening a package", "en"),
+        ("me queme la mano en el asador sin querer", "es"),
+        # asked to be ready some day, not an emergency now
+        ("what are the signs someone is having an overdose, for future reference", "en"),
+        ("how does naloxone bring someone back from an overdose", "en"),
+        ("cuales son las senales de sobredosis para saber que hacer si pasa", "es"),
+        # play
+        ("my grandson pretended to shoot me with a stick and i played dead lol", "en"),
+    ],
+)
+def test_it_takes_denials_accidents_questions_and_play_calmly(
+    flow: Flow, text: str, lang: str
+) -> None:
+    assert flow.language.read(text, lang).crisis is None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "category"),
+    [
+        # a denial that hedges, takes itself back or holds for now only
+        ("im not gonna kill myself... probably", "en", "suicide"),
+        ("I won't do it tonight", "en", "suicide"),
+        ("i promised i wouldnt but i did it again last night", "en", "self_harm"),
+        ("im not going to kill myself tonight", "en", "suicide"),
+        ("i wont kill myself, not yet anyway", "en", "suicide"),
+        ("i would never kill myself but i think about it a lot", "en", "suicide"),
+        ("i would never kill myself", "en", "suicide"),  # nothing else said
+        ("no me voy a matar, creo", "es", "suicide"),
+        ("hoy no me voy a matar", "es", "suicide"),
+        ("i dont want to die i just cut", "en", "self_harm"),
+        ("como le hago para ya no lastimarme, ya intente de todo", "es", "self_harm"),
+        ("ya no tengo razon para vivir, me voy con mi esposa", "es", "suicide"),
+        # harm meant, or done by someone, whatever the place or the object
+        ("i burned myself on purpose", "en", "self_harm"),
+        ("cut my arm again last night", "en", "self_harm"),
+        ("i cut myself at work in the bathroom so nobody sees", "en", "self_harm"),
+        ("my stepdad burns me with cigarettes when hes drunk", "en", "danger"),
+        # an emergency now, even said as a question
+        ("he took too much and won't wake up", "en", "overdose"),
+        ("what do i do hes overdosing right now", "en", "overdose"),
+        ("how do i use narcan, my brother is blue and not breathing", "en", "overdose"),
+        ("what would happen if i took 30 of my trazodone at once", "en", None),
+    ],
+)
+def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(
+    flow: Flow, text: str, lang: str, category: str | None
+) -> None:
+    found = flow.language.read(text, lang).crisis
+    assert found is not None and (category is None or found[0] == category)
+
+
 def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:
     calm = flow.language.rules.calm_categories
     assert "all" in calm("he was joking", "he was joking")

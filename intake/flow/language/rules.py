@@ -89,6 +89,30 @@ class Rules:
             if negations
             else None
         )
+        # a plain denial: the negation, then only words like "going to" before the phrase
+        fillers = [
+            normaliser.expand(w, lang) for lang, ws in crisis.denial_words.items() for w in ws
+        ]
+        denials = [
+            normaliser.expand(n, lang) for lang, ns in crisis.denial_negations.items() for n in ns
+        ]
+        self.denial = (
+            re.compile(
+                r"(?:^|\s)(?:"
+                + "|".join(sorted({re.escape(n) for n in denials if n}, key=len, reverse=True))
+                + r")(?:\s+(?:"
+                + "|".join(sorted({re.escape(f) for f in fillers if f}, key=len, reverse=True))
+                + r")){0,4}\s*$"
+            )
+            if denials and fillers
+            else None
+        )
+        self.hedge = phrase_pattern(
+            [normaliser.expand(h, lang) for lang, hs in crisis.hedges.items() for h in hs]
+        )
+        self.hedge_near = phrase_pattern(
+            [normaliser.expand(h, lang) for lang, hs in crisis.hedges_near.items() for h in hs]
+        )
         self.calm: dict[str, re.Pattern[str]] = {}
         # any calm phrase at all: most messages have none, and one search tells
         self.any_calm = phrase_pattern(
@@ -228,6 +252,48 @@ class Rules:
                 if text and pattern.search(text):
                     return None, (category, lang), "calm" if calm else ""
         return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
+
+    def denied(self, plain_text: str, words: str) -> str | None:
+        """The message without its crisis phrases when it plainly denies every one of them and
+        nothing hedges the denial ("i would never kill myself, my faith keeps me going" ->
+        "i would my faith keeps me going"); None otherwise ("im not gonna... probably")."""
+        if self.denial is None or self.hedged(words):
+            return None
+        spans: list[tuple[int, int]] = []
+        for text, rules in (
+            (plain_text, self.crisis_plain + self.mention_plain),
+            (words, self.crisis_words + self.mention_words),
+        ):
+            for _category, _lang, pattern in rules:
+                for m in pattern.finditer(text):
+                    negation = self.denial.search(text[: m.start()])
+                    if negation is None:
+                        return None
+                    if text is words:
+                        spans.append((negation.start(), m.end()))
+        if not spans:
+            return None
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):  # "going to hurt" inside "not going to hurt myself"
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        kept = []
+        cut = 0
+        for start, end in merged:
+            # "not tonight", "hoy no": a denial for now only
+            near = " ".join(words[:start].split()[-1:] + words[end:].split()[:3])
+            if self.hedge_near is not None and self.hedge_near.search(near):
+                return None
+            kept.append(words[cut:start])
+            cut = end
+        kept.append(words[cut:])
+        return " ".join(" ".join(kept).split())
+
+    def hedged(self, words: str) -> bool:
+        """Whether something in the message makes a denial uncertain ("probably", "but")."""
+        return bool(self.hedge is not None and self.hedge.search(words))
 
     def _any_crisis_words(self, plain_text: str, expanded: str, words: str) -> bool:
         """Whether any crisis phrase or mention is in the message, in any of its forms."""
