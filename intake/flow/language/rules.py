@@ -144,33 +144,30 @@ class Rules:
         self.context = phrase_pattern(
             [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
         )
+        # every crisis phrase and mention as written and as expanded, once: each category and
+        # language gets its own pattern, and all of them one more
+        every_plain: list[str] = []
+        every_expanded: list[str] = []
         for table, raws, expandeds in (
             (crisis.categories, self.crisis_plain, self.crisis_words),
             (crisis.mentions, self.mention_plain, self.mention_words),
         ):
             for category, by_language in table.items():
                 for lang, phrases in by_language.items():
-                    raw = phrase_pattern([plain(p) for p in phrases])
-                    expanded = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
+                    raw_phrases = [plain(p) for p in phrases]
+                    expanded_phrases = [normaliser.expand(p, lang) for p in phrases]
+                    every_plain += raw_phrases
+                    every_expanded += expanded_phrases
+                    raw = phrase_pattern(raw_phrases)
+                    expanded = phrase_pattern(expanded_phrases)
                     if raw is not None:
                         raws.append((category, lang, raw))
                     if expanded is not None:
                         expandeds.append((category, lang, expanded))
-        # any crisis phrase or mention at all, as written and as expanded: most messages have
-        # none, and two searches tell (a pattern per category and language is a dozen or more)
-        tables = (crisis.categories, crisis.mentions)
-        self.any_plain = phrase_pattern(
-            [plain(p) for t in tables for by in t.values() for ps in by.values() for p in ps]
-        )
-        self.any_words = phrase_pattern(
-            [
-                normaliser.expand(p, lang)
-                for t in tables
-                for by in t.values()
-                for lang, ps in by.items()
-                for p in ps
-            ]
-        )
+        # any crisis phrase or mention at all: most messages have none, and two searches tell
+        # (a pattern per category and language is a dozen or more)
+        self.any_plain = phrase_pattern(every_plain)
+        self.any_words = phrase_pattern(every_expanded)
 
     def keyword(self, words: str, prefer: str) -> tuple[str, str] | None:
         """(intent, language) when the whole message is a keyword; `prefer`'s words first."""
