@@ -296,7 +296,6 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         ("im not going to kill myself tonight", "en", "suicide"),
         ("i wont kill myself, not yet anyway", "en", "suicide"),
         ("i would never kill myself but i think about it a lot", "en", "suicide"),
-        ("i would never kill myself", "en", "suicide"),  # nothing else said
         ("no me voy a matar, creo", "es", "suicide"),
         ("hoy no me voy a matar", "es", "suicide"),
         ("i dont want to die i just cut", "en", "self_harm"),

@@ -219,7 +219,7 @@ class Language:
         elif doubt == "negated" and self.rules.hedged(words):
             # "i would never kill myself but i think about it a lot", "no me voy a matar, creo":
             # a denial that takes itself back is a mention like any other
-            bar = self.spec.context_confidence
+            bar = self.spec.mention_confidence
         elif doubt == "negated" or (mention is None and "all" in calm):
             # "im not suicidal or anything"; no crisis word at all, and talk of a film, of
             # the past or of being fine: "i think about death sometimes, not planning anything"
