@@ -216,6 +216,7 @@ class LanguageSpec(Strict):
     context_confidence: float = Field(default=0.6, gt=0, le=1)  # a mention of the past
     negated_confidence: float = Field(default=0.8, gt=0, le=1)  # "im not suicidal"
     reassured_confidence: float = Field(default=0.99, gt=0, le=1)  # denied, life affirmed
+    reassured_words: int = Field(default=3, ge=1)  # said beside a plain denial, at least
     category_confidence: float = Field(default=0.5, gt=0, le=1)  # the classifier names it
     guarded_confidence: float = Field(default=0.7, gt=0, le=1)  # a `guess_with` intent
     speech_confidence: float = Field(default=0.3, ge=0, le=1)  # Twilio's transcript Confidence
@@ -234,6 +235,15 @@ class CrisisSpec(Strict):
     context: dict[str, list[str]] = {}
     # language -> phrases saying harm was meant ("on purpose"): calm contexts no longer count
     deliberate: dict[str, list[str]] = {}
+    # language -> the negations of a plain denial ("never"; not "no tengo": "no reason to live")
+    denial_negations: dict[str, list[str]] = {}
+    # language -> words allowed between a negation and the phrase in a plain denial ("not
+    # going to", "would never"): "no aguanto, me quiero morir" denies nothing
+    denial_words: dict[str, list[str]] = {}
+    # language -> words that make a denial uncertain anywhere in the message ("probably", "but")
+    hedges: dict[str, list[str]] = {}
+    # language -> the same, only right next to the denial ("not tonight", "hoy no")
+    hedges_near: dict[str, list[str]] = {}
 
 
 def flow_json_schema() -> dict[str, Any]:

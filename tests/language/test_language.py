@@ -12,8 +12,8 @@ from .evaluate import evaluate, load_flow, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-# what the evaluation split reads now (96.1%, 99.6%, 3.1%): a change may not fall below it
-FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.96, "calm_false_alarms": 0.035}
+# what the evaluation split reads now (96.4%, 99.6%, 3.1%): a change may not fall below it
+FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.963, "calm_false_alarms": 0.035}
 
 
 @pytest.mark.parametrize(
@@ -254,6 +254,73 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
 def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, lang: str) -> None:
     found = flow.language.read(text, lang).crisis
     assert found is not None and found[0] == "self_harm"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # a plain denial with something else said: a reason to live, why they wrote
+        ("i would never hurt myself, my little girl needs her dad", "en"),
+        ("no im not going to kill myself, i have a lot to live for and my sponsor is great", "en"),
+        ("i'm not suicidal, i just wanted to talk to a real person for a minute", "en"),
+        ("no me voy a hacer daño, solo queria platicar con alguien", "es"),
+        # an accident with its cause
+        ("cut my hands up fixing the barbed wire fence this morning", "en"),
+        ("burned my fingers on the grill flipping burgers at work", "en"),
+        ("sliced my thumb by accident opening a package", "en"),
+        ("me queme la mano en el asador sin querer", "es"),
+        # asked to be ready some day, not an emergency now
+        ("what are the signs someone is having an overdose, for future reference", "en"),
+        ("how does naloxone bring someone back from an overdose", "en"),
+        ("cuales son las senales de sobredosis para saber que hacer si pasa", "es"),
+        ("can xanax make you stop breathing if you take a lot with alcohol", "en"),
+        ("can it hurt someone if they get narcan and werent overdosing", "en"),
+        ("my teacher said 2 mg of fentanyl is a lethal dose is that true", "en"),
+        # play
+        ("my grandson pretended to shoot me with a stick and i played dead lol", "en"),
+    ],
+)
+def test_it_takes_denials_accidents_questions_and_play_calmly(
+    flow: Flow, text: str, lang: str
+) -> None:
+    assert flow.language.read(text, lang).crisis is None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "category"),
+    [
+        # a denial that hedges, takes itself back or holds for now only
+        ("im not gonna kill myself... probably", "en", "suicide"),
+        ("I won't do it tonight", "en", "suicide"),
+        ("i promised i wouldnt but i did it again last night", "en", "self_harm"),
+        ("im not going to kill myself tonight", "en", "suicide"),
+        ("i wont kill myself, not yet anyway", "en", "suicide"),
+        ("i would never kill myself but i think about it a lot", "en", "suicide"),
+        ("no me voy a matar, creo", "es", "suicide"),
+        ("hoy no me voy a matar", "es", "suicide"),
+        ("i dont want to die i just cut", "en", "self_harm"),
+        ("como le hago para ya no lastimarme, ya intente de todo", "es", "self_harm"),
+        ("ya no tengo razon para vivir, me voy con mi esposa", "es", "suicide"),
+        # harm meant, or done by someone, whatever the place or the object
+        ("i burned myself on purpose", "en", "self_harm"),
+        ("cut my arm again last night", "en", "self_harm"),
+        ("i cut myself at work in the bathroom so nobody sees", "en", "self_harm"),
+        ("my stepdad burns me with cigarettes when hes drunk", "en", "danger"),
+        # an emergency now, even said as a question
+        ("he took too much and won't wake up", "en", "overdose"),
+        ("what do i do hes overdosing right now", "en", "overdose"),
+        ("how do i use narcan, my brother is blue and not breathing", "en", "overdose"),
+        ("what would happen if i took 30 of my trazodone at once", "en", None),
+        ("how much oxy is a lethal dose, i have 40 here", "en", "suicide"),
+        ("i want to hurt someone if they touch my kid again", "en", "danger"),
+        ("my teacher hurts me after class", "en", "danger"),
+    ],
+)
+def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(
+    flow: Flow, text: str, lang: str, category: str | None
+) -> None:
+    found = flow.language.read(text, lang).crisis
+    assert found is not None and (category is None or found[0] == category)
 
 
 def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:

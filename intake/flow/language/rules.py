@@ -89,6 +89,30 @@ class Rules:
             if negations
             else None
         )
+        # a plain denial: the negation, then only words like "going to" before the phrase
+        fillers = [
+            normaliser.expand(w, lang) for lang, ws in crisis.denial_words.items() for w in ws
+        ]
+        denials = [
+            normaliser.expand(n, lang) for lang, ns in crisis.denial_negations.items() for n in ns
+        ]
+        self.denial = (
+            re.compile(
+                r"(?:^|\s)(?:"
+                + "|".join(sorted({re.escape(n) for n in denials if n}, key=len, reverse=True))
+                + r")(?:\s+(?:"
+                + "|".join(sorted({re.escape(f) for f in fillers if f}, key=len, reverse=True))
+                + r")){0,4}\s*$"
+            )
+            if denials and fillers
+            else None
+        )
+        self.hedge = phrase_pattern(
+            [normaliser.expand(h, lang) for lang, hs in crisis.hedges.items() for h in hs]
+        )
+        self.hedge_near = phrase_pattern(
+            [normaliser.expand(h, lang) for lang, hs in crisis.hedges_near.items() for h in hs]
+        )
         self.calm: dict[str, re.Pattern[str]] = {}
         # any calm phrase at all: most messages have none, and one search tells
         self.any_calm = phrase_pattern(
@@ -120,33 +144,30 @@ class Rules:
         self.context = phrase_pattern(
             [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
         )
+        # every crisis phrase and mention as written and as expanded, once: each category and
+        # language gets its own pattern, and all of them one more
+        every_plain: list[str] = []
+        every_expanded: list[str] = []
         for table, raws, expandeds in (
             (crisis.categories, self.crisis_plain, self.crisis_words),
             (crisis.mentions, self.mention_plain, self.mention_words),
         ):
             for category, by_language in table.items():
                 for lang, phrases in by_language.items():
-                    raw = phrase_pattern([plain(p) for p in phrases])
-                    expanded = phrase_pattern([normaliser.expand(p, lang) for p in phrases])
+                    raw_phrases = [plain(p) for p in phrases]
+                    expanded_phrases = [normaliser.expand(p, lang) for p in phrases]
+                    every_plain += raw_phrases
+                    every_expanded += expanded_phrases
+                    raw = phrase_pattern(raw_phrases)
+                    expanded = phrase_pattern(expanded_phrases)
                     if raw is not None:
                         raws.append((category, lang, raw))
                     if expanded is not None:
                         expandeds.append((category, lang, expanded))
-        # any crisis phrase or mention at all, as written and as expanded: most messages have
-        # none, and two searches tell (a pattern per category and language is a dozen or more)
-        tables = (crisis.categories, crisis.mentions)
-        self.any_plain = phrase_pattern(
-            [plain(p) for t in tables for by in t.values() for ps in by.values() for p in ps]
-        )
-        self.any_words = phrase_pattern(
-            [
-                normaliser.expand(p, lang)
-                for t in tables
-                for by in t.values()
-                for lang, ps in by.items()
-                for p in ps
-            ]
-        )
+        # any crisis phrase or mention at all: most messages have none, and two searches tell
+        # (a pattern per category and language is a dozen or more)
+        self.any_plain = phrase_pattern(every_plain)
+        self.any_words = phrase_pattern(every_expanded)
 
     def keyword(self, words: str, prefer: str) -> tuple[str, str] | None:
         """(intent, language) when the whole message is a keyword; `prefer`'s words first."""
@@ -228,6 +249,48 @@ class Rules:
                 if text and pattern.search(text):
                     return None, (category, lang), "calm" if calm else ""
         return None, None, "calm" if "all" in calm else ""  # the classifier alone needs more
+
+    def denied(self, plain_text: str, words: str) -> str | None:
+        """The message without its crisis phrases when it plainly denies every one of them and
+        nothing hedges the denial ("i would never kill myself, my faith keeps me going" ->
+        "i would my faith keeps me going"); None otherwise ("im not gonna... probably")."""
+        if self.denial is None or self.hedged(words):
+            return None
+        spans: list[tuple[int, int]] = []
+        for text, rules in (
+            (plain_text, self.crisis_plain + self.mention_plain),
+            (words, self.crisis_words + self.mention_words),
+        ):
+            for _category, _lang, pattern in rules:
+                for m in pattern.finditer(text):
+                    negation = self.denial.search(text[: m.start()])
+                    if negation is None:
+                        return None
+                    if text is words:
+                        spans.append((negation.start(), m.end()))
+        if not spans:
+            return None
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):  # "going to hurt" inside "not going to hurt myself"
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        kept = []
+        cut = 0
+        for start, end in merged:
+            # "not tonight", "hoy no": a denial for now only
+            near = " ".join(words[:start].split()[-1:] + words[end:].split()[:3])
+            if self.hedge_near is not None and self.hedge_near.search(near):
+                return None
+            kept.append(words[cut:start])
+            cut = end
+        kept.append(words[cut:])
+        return " ".join(" ".join(kept).split())
+
+    def hedged(self, words: str) -> bool:
+        """Whether something in the message makes a denial uncertain ("probably", "but")."""
+        return bool(self.hedge is not None and self.hedge.search(words))
 
     def _any_crisis_words(self, plain_text: str, expanded: str, words: str) -> bool:
         """Whether any crisis phrase or mention is in the message, in any of its forms."""

@@ -160,7 +160,7 @@ class Language:
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
             doubt = doubted or ("calm" if answering else "")
-            crisis = self._crisis_guess(words, ranked, language or prefer, mention, doubt, calm)
+            crisis = self._crisis_guess(p, words, ranked, language or prefer, mention, doubt, calm)
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
         intent, source, clarify = self._decide(words, keyword, found, ranked)
@@ -180,6 +180,7 @@ class Language:
 
     def _crisis_guess(
         self,
+        plain_text: str,
         words: str,
         ranked: tuple[tuple[str, float], ...],
         language: str,
@@ -197,11 +198,13 @@ class Language:
             if len(words) < 6 or crisis[0][1] < self.spec.negated_confidence:
                 return None
         guessed = self.crisis_classes[crisis[0][0]]
+        reassured = doubt == "negated" and self._reassured(plain_text, words)
         if (
             doubt == "negated"
             and mention is not None
             and mention[0] != guessed
             and ranked[0][0] == crisis[0][0]
+            and not reassured
         ):
             # "i dont want to die, i just cut": the negation is about another crisis, which the
             # classifier puts first; when it puts a calm reading first, the reassurance
@@ -209,8 +212,14 @@ class Language:
             doubt, mention = "", None
         if mention is None and guessed in calm:
             return None  # no crisis word, and the calm use of one: "cutting onions"
-        if doubt == "negated" and "all" in calm:
-            bar = self.spec.reassured_confidence  # "i dont want to die, i want to live"
+        if doubt == "negated" and ("all" in calm or reassured):
+            # "i dont want to die, i want to live"; "i would never kill myself, my faith
+            # keeps me going": a plain denial and something else said beside it
+            bar = self.spec.reassured_confidence
+        elif doubt == "negated" and self.rules.hedged(words):
+            # "i would never kill myself but i think about it a lot", "no me voy a matar, creo":
+            # a denial that takes itself back is a mention like any other
+            bar = self.spec.mention_confidence
         elif doubt == "negated" or (mention is None and "all" in calm):
             # "im not suicidal or anything"; no crisis word at all, and talk of a film, of
             # the past or of being fine: "i think about death sometimes, not planning anything"
@@ -225,6 +234,15 @@ class Language:
             return None
         category = self._category(ranked) or (mention[0] if mention else None)
         return category or self.crisis_classes[crisis[0][0]], mention[1] if mention else language
+
+    def _reassured(self, plain_text: str, words: str) -> bool:
+        """Whether the message plainly denies its crisis words and says something else too,
+        which alone does not read as a crisis ("i dont want to die, i just cut" does)."""
+        rest = self.rules.denied(plain_text, words)
+        if rest is None or len(rest.split()) < self.spec.reassured_words or self.model is None:
+            return False
+        crisis = [p for c, p in self.model.rank(rest) if c in self.crisis_classes]
+        return not crisis or crisis[0] < self.spec.negated_confidence
 
     def _category(self, ranked: tuple[tuple[str, float], ...]) -> str | None:
         """The classifier's crisis category when it is fairly sure of it."""
