@@ -47,9 +47,7 @@ class Rules:
                     self.keywords.setdefault(key, [])
                     if (intent, lang) not in self.keywords[key]:
                         self.keywords[key].append((intent, lang))
-            guard_pattern = phrase_pattern(
-                [normaliser.expand(w, lang) for lang, ws in words.guess_with.items() for w in ws]
-            )
+            guard_pattern = phrase_pattern(_expand_all(normaliser, words.guess_with))
             if guard_pattern is not None:
                 self.guess_with[intent] = guard_pattern
             for lang, phrases in words.together.items():
@@ -71,9 +69,7 @@ class Rules:
                     else None
                 )
                 self.phrases.append(_PhraseRule(intent, lang, pattern, guard))
-        negations = [
-            normaliser.expand(n, lang) for lang, ns in crisis.negations.items() for n in ns
-        ]
+        negations = _expand_all(normaliser, crisis.negations)
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
         # a negation up to three words before the phrase: "im not going to hurt myself", but
         # not across "but": "im not suicidal but i burned myself"; and not one that says it
@@ -81,7 +77,7 @@ class Rules:
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
-                + "|".join(sorted({re.escape(n) for n in negations if n}, key=len, reverse=True))
+                + _alternation(negations)
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
                 + r"|(?:dejo|deja|paro) de)\b)"
                 + r"(?:\s+(?!(?:but|pero|and|y|just|solo)\b)\S+){0,3}\s*$"
@@ -90,29 +86,21 @@ class Rules:
             else None
         )
         # a plain denial: the negation, then only words like "going to" before the phrase
-        fillers = [
-            normaliser.expand(w, lang) for lang, ws in crisis.denial_words.items() for w in ws
-        ]
-        denials = [
-            normaliser.expand(n, lang) for lang, ns in crisis.denial_negations.items() for n in ns
-        ]
+        fillers = _expand_all(normaliser, crisis.denial_words)
+        denials = _expand_all(normaliser, crisis.denial_negations)
         self.denial = (
             re.compile(
                 r"(?:^|\s)(?:"
-                + "|".join(sorted({re.escape(n) for n in denials if n}, key=len, reverse=True))
+                + _alternation(denials)
                 + r")(?:\s+(?:"
-                + "|".join(sorted({re.escape(f) for f in fillers if f}, key=len, reverse=True))
+                + _alternation(fillers)
                 + r")){0,4}\s*$"
             )
             if denials and fillers
             else None
         )
-        self.hedge = phrase_pattern(
-            [normaliser.expand(h, lang) for lang, hs in crisis.hedges.items() for h in hs]
-        )
-        self.hedge_near = phrase_pattern(
-            [normaliser.expand(h, lang) for lang, hs in crisis.hedges_near.items() for h in hs]
-        )
+        self.hedge = phrase_pattern(_expand_all(normaliser, crisis.hedges))
+        self.hedge_near = phrase_pattern(_expand_all(normaliser, crisis.hedges_near))
         self.calm: dict[str, re.Pattern[str]] = {}
         # any calm phrase at all: most messages have none, and one search tells
         self.any_calm = phrase_pattern(
@@ -126,14 +114,14 @@ class Rules:
         )
         for category, by_language in crisis.calm.items():
             pattern = phrase_pattern(
-                [normaliser.expand(c, lang) for lang, cs in by_language.items() for c in cs]
+                _expand_all(normaliser, by_language)
                 + [plain(c) for cs in by_language.values() for c in cs]
             )
             if pattern is not None:
                 self.calm[category] = pattern
         # "on purpose": the stove or the iron was the means, not the accident
         self.deliberate = phrase_pattern(
-            [normaliser.expand(d, lang) for lang, ds in crisis.deliberate.items() for d in ds]
+            _expand_all(normaliser, crisis.deliberate)
             + [plain(d) for ds in crisis.deliberate.values() for d in ds]
         )
         # a negation just before a calm phrase undoes it: "not joking", "no es broma",
@@ -141,9 +129,7 @@ class Rules:
         self.calm_negation = re.compile(
             r"(?:^|\s)(?:not|no|isnt|aint|never|nunca|ni|nada|dont)(?:\s+\S+)?\s*$"
         )
-        self.context = phrase_pattern(
-            [normaliser.expand(c, lang) for lang, cs in crisis.context.items() for c in cs]
-        )
+        self.context = phrase_pattern(_expand_all(normaliser, crisis.context))
         # every crisis phrase and mention as written and as expanded, once: each category and
         # language gets its own pattern, and all of them one more
         every_plain: list[str] = []
@@ -325,3 +311,13 @@ class Rules:
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""
         return bool(self.context and self.context.search(words))
+
+
+def _expand_all(normaliser: Normaliser, by_language: dict[str, list[str]]) -> list[str]:
+    """Every phrase of a language -> phrases table, expanded as its language reads it."""
+    return [normaliser.expand(p, lang) for lang, phrases in by_language.items() for p in phrases]
+
+
+def _alternation(phrases: list[str]) -> str:
+    """A regex alternation of the phrases, longest first, so the longest one matches."""
+    return "|".join(sorted({re.escape(p) for p in phrases if p}, key=len, reverse=True))
