@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shlex
 import statistics
@@ -135,6 +136,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants, live or already reaped (user + system)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), here 11-14 after the name
+        own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return own + sum(cpu_seconds(child) for child in children(pid))
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # it ended between the listing and the read
+
+
 def gunicorn_workers(process: subprocess.Popen[bytes]) -> list[int]:
     """The web line's workers: children of the gunicorn master (bash may exec into it)."""
     master = process.pid
@@ -167,6 +179,23 @@ def notification_latency(base_url: str, twilio: TwilioEmulator, count: int) -> l
             raise SystemExit("no staff notification within 30 s")
         samples.append(sent[-1].at - confirmed)
     return samples
+
+
+def wait_worker_ready(redis_url: str, process: subprocess.Popen[bytes], log: Path) -> float:
+    """Seconds until the RQ worker has registered with Redis, waiting for jobs: its start-up
+    (the flows' check, the imports) must not eat the cores during the first phase."""
+    from redis import Redis
+    from rq import Worker
+
+    conn = Redis.from_url(redis_url)
+    started = time.perf_counter()
+    while not Worker.all(connection=conn):
+        if process.poll() is not None:
+            raise SystemExit(f"the worker exited:\n{log.read_text()[-3000:]}")
+        if time.perf_counter() - started > 120:
+            raise SystemExit(f"the worker did not start within 120 s; log in {log}")
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def drain(redis_url: str, timeout: float = 600) -> float:
@@ -251,12 +280,21 @@ def main() -> int:
                 other["PUBLIC_BASE_URL"] = PUBLIC_BASE_URL
                 processes[name] = start(cmd, other, work / f"{name}.log")
                 wait_healthy(urls[name], processes[name], work / f"{name}.log", 60)
+            wait_worker_ready(redis.url, processes["worker"], work / "worker.log")
             results: dict[tuple[str, str, str], Any] = {}
             area = 200
             for channel in CHANNELS:
                 for name in APPS:
                     for phase, r in (("max", 0), ("rate", rate)):
                         area += 1
+                        # Where a phase's CPU went: the app's processes (for the project
+                        # also its RQ worker), Redis, and the load generator itself.
+                        app = processes["web" if name == "project" else name]
+                        groups = {"app": app.pid, "redis": redis.process.pid}
+                        if name == "project":
+                            groups["rq worker"] = processes["worker"].pid
+                        before = {k: cpu_seconds(pid) for k, pid in groups.items()}
+                        load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                         results[(name, channel, phase)] = drive(
                             urls[name],
                             channel,
@@ -265,6 +303,12 @@ def main() -> int:
                             area=area,
                             numbers=numbers,
                         )
+                        load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        cpu = {k: cpu_seconds(pid) - before[k] for k, pid in groups.items()}
+                        cpu["load generator"] = (load_after.ru_utime + load_after.ru_stime) - (
+                            load_before.ru_utime + load_before.ru_stime
+                        )
+                        results[(name, channel, phase)]["cpu"] = cpu
             memory = [rss_mb(pid) for pid in gunicorn_workers(processes["web"])]
             drained = drain(redis.url)  # the notification delay is measured idle
             notify = notification_latency(urls["project"], twilio, callbacks)
@@ -310,6 +354,16 @@ def report(
                 f"{name:8} {channel:7} {top['rps']:8.0f} {top['p50']:7.1f} {top['p99']:7.1f}   "
                 f"{steady['p50']:11.1f} {steady['p99']:6.1f}  {bad:4d}"
             )
+    print("CPU per request in the max phase, microseconds (all processes, both cores):")
+    for channel in CHANNELS:
+        for name in APPS:
+            top = results[(name, channel, "max")]
+            spent = top["cpu"]
+            parts = ", ".join(
+                f"{k} {v / max(top['requests'], 1) * 1e6:.0f}" for k, v in spent.items()
+            )
+            total = sum(spent.values()) / max(top["requests"], 1) * 1e6
+            print(f"  cpu {name:8} {channel:6} total {total:6.0f}: {parts}")
     top = {c: results[("project", c, "max")] for c in CHANNELS}
     print(
         f"project, max phase: {top['sms']['conversations']} texting and "
