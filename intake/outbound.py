@@ -127,6 +127,13 @@ def twilio_client(settings: Settings, http_client: HttpClient | None = None) -> 
     )
 
 
+def preload() -> None:
+    """Import the part of twilio's REST client that sending uses. twilio imports it on first
+    use (about 40 ms of CPU, 80 modules); the RQ worker calls this once before it forks a
+    process per job, so that no job pays for it again."""
+    import twilio.rest.api.v2010.account.message  # noqa: F401
+
+
 def event_id_for(key: str) -> str:
     """A webhook delivery's event id, the same for every attempt under one idempotency key."""
     return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:32]

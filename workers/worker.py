@@ -18,7 +18,7 @@ from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
-from intake import logs, retention
+from intake import logs, outbound, retention
 
 REDIS_RETRY_SECONDS = 2.0
 # How long a running job's entry outlives the worker's last heartbeat (RQ's own: 60 s). The
@@ -91,6 +91,7 @@ class Worker(RQWorker):  # type: ignore[misc]
         from workers import jobs  # the job's own settings, read once per process
 
         settings = jobs.settings()
+        outbound.preload()  # in this process, so every job forked from it starts with it
         # The jobs' own lines (masked, as the web's) go to stderr as the web's do; RQ's lines
         # keep RQ's handlers, and are not repeated through the root logger.
         logging.getLogger("rq.worker").propagate = False
