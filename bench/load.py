@@ -294,6 +294,10 @@ def main() -> int:
                         if name == "project":
                             groups["rq worker"] = processes["worker"].pid
                         before = {k: cpu_seconds(pid) for k, pid in groups.items()}
+                        # How the load fell between the app's web workers (the same pids
+                        # throughout: none restarts during a run).
+                        workers = gunicorn_workers(app)
+                        workers_before = [cpu_seconds(pid) for pid in workers]
                         load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                         results[(name, channel, phase)] = drive(
                             urls[name],
@@ -309,6 +313,10 @@ def main() -> int:
                             load_before.ru_utime + load_before.ru_stime
                         )
                         results[(name, channel, phase)]["cpu"] = cpu
+                        results[(name, channel, phase)]["workers"] = [
+                            cpu_seconds(pid) - was
+                            for pid, was in zip(workers, workers_before, strict=True)
+                        ]
             memory = [rss_mb(pid) for pid in gunicorn_workers(processes["web"])]
             drained = drain(redis.url)  # the notification delay is measured idle
             notify = notification_latency(urls["project"], twilio, callbacks)
@@ -363,7 +371,9 @@ def report(
                 f"{k} {v / max(top['requests'], 1) * 1e6:.0f}" for k, v in spent.items()
             )
             total = sum(spent.values()) / max(top["requests"], 1) * 1e6
-            print(f"  cpu {name:8} {channel:6} total {total:6.0f}: {parts}")
+            spread = top["workers"]
+            shares = " / ".join(f"{w / max(sum(spread), 1e-9):.0%}" for w in spread)
+            print(f"  cpu {name:8} {channel:6} total {total:6.0f}: {parts}; web workers {shares}")
     top = {c: results[("project", c, "max")] for c in CHANNELS}
     print(
         f"project, max phase: {top['sms']['conversations']} texting and "
