@@ -48,3 +48,14 @@ def test_it_prints_the_notification_delay_memory_session_size_and_start_up(outpu
     assert re.search(rf"web worker RSS after the run: {NUMBER} MB, {NUMBER} MB", output), output
     assert re.search(rf"stored sessions: [1-9][0-9]*, median {NUMBER} B, max", output), output
     assert re.search(rf"start-up .*: {NUMBER} s", output), output
+
+
+@pytest.mark.parametrize("app", ["project", "naive", "floor"])
+@pytest.mark.parametrize("channel", ["sms", "voice"])
+def test_it_prints_where_each_phases_cpu_went(output: str, app: str, channel: str) -> None:
+    line = (
+        rf"^  cpu {app} +{channel} +total +{NUMBER}: app {NUMBER}, redis {NUMBER}, "
+        + (rf"rq worker {NUMBER}, " if app == "project" else "")
+        + rf"load generator {NUMBER}; web workers {NUMBER}% / {NUMBER}%$"
+    )
+    assert re.search(line, output, re.MULTILINE), output
