@@ -6,10 +6,19 @@
 // goes), numbers (distinct senders, used in turn), active (conversations at once), areaCode
 // (keeps each phase's numbers apart), callbackShare (1 in N conversations is a callback).
 //
+// As fast as it goes: autocannon, `connections` requests in flight. At a rate: not autocannon's
+// overallRate, which sends each connection's share of a second back to back at the start of
+// the second and then waits (a burst at full speed every second), and which back-fills its
+// latency histogram as if a request were due every millisecond. Here requests leave at even
+// intervals (every 5 ms at 200/s), over at most `connections` kept-alive connections, and each
+// one's latency runs from the moment it was due, so a wait for a free connection counts too.
+//
 // A number never has two requests in flight, so every number's conversation arrives in order
 // (hi -> OPIOIDS -> ...), as it would from one phone; `active` conversations (64) go on at
 // once, round-robin, and each finished one is followed by the next number's.
 import crypto from "node:crypto";
+import http from "node:http";
+import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 
 const o = JSON.parse(process.argv[2]);
@@ -67,7 +76,9 @@ function finished(person) {
 }
 
 // The next conversation with nothing in flight: a number never has two requests out at once.
+// None free (only when the app falls far behind a fixed rate): null.
 function nextPerson() {
+  if (people.every((p) => p.busy)) return null;
   let slot = turn++ % people.length;
   while (people[slot].busy) slot = turn++ % people.length;
   if (finished(people[slot])) people[slot] = newPerson();
@@ -145,6 +156,90 @@ function keepCookie(person, headers) {
   }
 }
 
+// Requests at even intervals for `duration` seconds; results as autocannon reports them.
+async function atFixedRate() {
+  const target = new URL(o.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
+  const interval = 1000 / o.rate;
+  const latencies = [];
+  const counts = { non2xx: 0, errors: 0, timeouts: 0 };
+  let inFlight = 0;
+  let due = 0;
+  const start = performance.now();
+  const end = start + o.duration * 1000;
+  await new Promise((resolve) => {
+    const settle = () => {
+      inFlight--;
+      if (inFlight === 0 && start + due * interval >= end) resolve();
+    };
+    const send = (at) => {
+      const context = {};
+      const person = nextPerson();
+      if (!person) {
+        counts.errors++; // no conversation free: the app is hopelessly behind
+        return;
+      }
+      context.current = person;
+      const req = setupRequest({}, context);
+      inFlight++;
+      let finished = false;
+      const finish = (outcome) => {
+        if (finished) return;
+        finished = true;
+        if (outcome !== "ok") person.busy = false;
+        settle();
+      };
+      const headers = { ...req.headers, "content-length": Buffer.byteLength(req.body) };
+      const options = { host: target.hostname, port: target.port, path: req.path };
+      const request = http.request({ ...options, method: "POST", headers, agent }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => {
+          if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - at);
+          else counts.non2xx++;
+          onResponse(res.statusCode, body, context, res.headers);
+          finish("ok");
+        });
+      });
+      request.setTimeout(20000, () => {
+        counts.timeouts++;
+        request.destroy(new Error("timeout"));
+      });
+      request.on("error", (error) => {
+        if (error.message !== "timeout") counts.errors++;
+        finish("failed");
+      });
+      request.end(req.body);
+    };
+    const tick = () => {
+      // Every request whose time has come leaves now, also after a late timer.
+      while (start + due * interval <= performance.now() && start + due * interval < end) {
+        send(start + due * interval);
+        due++;
+      }
+      if (start + due * interval >= end) {
+        if (inFlight === 0) resolve();
+        return;
+      }
+      setTimeout(tick, Math.max(0, start + due * interval - performance.now()));
+    };
+    tick();
+  });
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] || 0;
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    requests: { total: latencies.length + counts.non2xx, average: latencies.length / seconds },
+    latency: { p50: at(0.5), p99: at(0.99), max: latencies.length ? latencies[latencies.length - 1] : 0 },
+    non2xx: counts.non2xx,
+    errors: counts.errors,
+    timeouts: counts.timeouts,
+    duration: seconds,
+  };
+}
+
 const options = {
   url: o.url,
   connections: o.connections,
@@ -154,9 +249,7 @@ const options = {
   requests: [{ setupRequest, onResponse }],
   initialContext: {},
 };
-if (o.rate > 0) options.overallRate = o.rate;
-
-const result = await autocannon(options);
+const result = o.rate > 0 ? await atFixedRate() : await autocannon(options);
 process.stdout.write(
   JSON.stringify({
     requests: result.requests.total,

@@ -7,11 +7,12 @@ Starts, against a private redis-server and a local Twilio stand-in:
 - bench/floor.py (bare Flask, fixed TwiML) and bench/naive.py (signature check and three
   unpipelined Redis calls) on the same gunicorn flags;
 
-then drives each with the same signed traffic from bench/load.mjs (autocannon): whole
-conversations in order per number, unique MessageSids, a share of callbacks completed, /sms and
-/voice. Per app and channel: a max-throughput phase (8 connections), then a constant 200 req/s
-for p50/p99. After that, callbacks one at a time: confirmed -> staff text handed to the twilio
-client (p95); and the web workers' memory, the stored sessions' size, the app's start-up time.
+then drives each with the same signed traffic from bench/load.mjs: whole conversations in
+order per number, unique MessageSids, a share of callbacks completed, /sms and /voice. Per app
+and channel: a max-throughput phase (autocannon, 8 connections), then a constant 200 req/s for
+p50/p99 (a request every 5 ms, over at most 8 connections, latency from when it was due).
+After that, callbacks one at a time: confirmed -> staff text handed to the twilio client (p95);
+and the web workers' memory, the stored sessions' size, the app's start-up time.
 
 Figures are printed as ratios against the floor and the naive handler from the same run.
 `--quick` runs every phase for about a second (tests/bench/test_load.py).
@@ -347,8 +348,9 @@ def report(
     numbers: int,
 ) -> None:
     print(
-        f"{os.cpu_count()} cores; gunicorn {GUNICORN_FLAGS}; autocannon 8 connections, "
-        f"{duration:g} s per phase, {numbers} numbers per phase"
+        f"{os.cpu_count()} cores; gunicorn {GUNICORN_FLAGS}; 8 connections (autocannon as fast as "
+        f"it goes, then requests every {1000 / rate:g} ms), {duration:g} s per phase, "
+        f"{numbers} numbers per phase"
     )
     print(
         f"{'app':8} {'channel':7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}   "
