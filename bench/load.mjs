@@ -76,9 +76,7 @@ function finished(person) {
 }
 
 // The next conversation with nothing in flight: a number never has two requests out at once.
-// None free (only when the app falls far behind a fixed rate): null.
 function nextPerson() {
-  if (people.every((p) => p.busy)) return null;
   let slot = turn++ % people.length;
   while (people[slot].busy) slot = turn++ % people.length;
   if (finished(people[slot])) people[slot] = newPerson();
@@ -163,6 +161,7 @@ async function atFixedRate() {
   const interval = 1000 / o.rate;
   const latencies = [];
   const counts = { non2xx: 0, errors: 0, timeouts: 0 };
+  const kinds = {};
   let inFlight = 0;
   let due = 0;
   const start = performance.now();
@@ -173,14 +172,14 @@ async function atFixedRate() {
       if (inFlight === 0 && start + due * interval >= end) resolve();
     };
     const send = (at) => {
-      const context = {};
-      const person = nextPerson();
-      if (!person) {
+      if (people.every((p) => p.busy)) {
         counts.errors++; // no conversation free: the app is hopelessly behind
+        kinds["no conversation free"] = (kinds["no conversation free"] || 0) + 1;
         return;
       }
-      context.current = person;
-      const req = setupRequest({}, context);
+      const context = {};
+      const req = setupRequest({}, context); // takes the next free conversation
+      const person = context.current;
       inFlight++;
       let finished = false;
       const finish = (outcome) => {
@@ -191,26 +190,33 @@ async function atFixedRate() {
       };
       const headers = { ...req.headers, "content-length": Buffer.byteLength(req.body) };
       const options = { host: target.hostname, port: target.port, path: req.path };
-      const request = http.request({ ...options, method: "POST", headers, agent }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () => {
-          if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - at);
-          else counts.non2xx++;
-          onResponse(res.statusCode, body, context, res.headers);
-          finish("ok");
+      const attempt = (again) => {
+        const request = http.request({ ...options, method: "POST", headers, agent }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk) => (body += chunk));
+          res.on("end", () => {
+            if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - at);
+            else counts.non2xx++;
+            onResponse(res.statusCode, body, context, res.headers);
+            finish("ok");
+          });
         });
-      });
-      request.setTimeout(20000, () => {
-        counts.timeouts++;
-        request.destroy(new Error("timeout"));
-      });
-      request.on("error", (error) => {
-        if (error.message !== "timeout") counts.errors++;
-        finish("failed");
-      });
-      request.end(req.body);
+        request.setTimeout(20000, () => {
+          counts.timeouts++;
+          request.destroy(new Error("timeout"));
+        });
+        request.on("error", (error) => {
+          // A kept-alive connection the server closed as this request went out: the server
+          // never read it, so it goes again on another connection (as Node's docs advise).
+          if (!again && request.reusedSocket && error.code === "ECONNRESET") return attempt(true);
+          if (error.message !== "timeout") counts.errors++;
+          kinds[error.code || error.message] = (kinds[error.code || error.message] || 0) + 1;
+          finish("failed");
+        });
+        request.end(req.body);
+      };
+      attempt(false);
     };
     const tick = () => {
       // Every request whose time has come leaves now, also after a late timer.
@@ -237,6 +243,7 @@ async function atFixedRate() {
     errors: counts.errors,
     timeouts: counts.timeouts,
     duration: seconds,
+    failures: kinds,
   };
 }
 
@@ -261,6 +268,7 @@ process.stdout.write(
     errors: result.errors,
     timeouts: result.timeouts,
     duration: result.duration,
+    failures: result.failures || {},
     cookieShare: sent ? withCookie / sent : 0,
     conversations,
   }) + "\n",

@@ -332,7 +332,8 @@ def main() -> int:
         print("(not empty after 600 s: the notification delay above waited behind that backlog)")
     bad = [k for k, v in results.items() if v["non2xx"] or v["errors"] or v["timeouts"]]
     if bad:
-        print(f"requests failed in: {bad}; logs in {work}")
+        kinds = {k: results[k].get("failures", {}) for k in bad}
+        print(f"requests failed in: {bad} ({kinds}); logs in {work}")
         return 1
     return 0
 
