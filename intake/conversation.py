@@ -141,9 +141,12 @@ class Conversations:
             lambda: self.store.begin_step(channel, key, contact, delivery_id, counted, lock=True),
             Begun(True, None, False, 0),
         )
+        now = self.clock()
+        # The person wrote on WhatsApp: that opens (or extends) its 24-hour window for
+        # free-form messages. Noted in round trip 2, or on its own if the step ends early.
+        window = channel == "whatsapp" and bool(contact)
         try:
             before = None if fresh else newest(begun.session, carried)
-            now = self.clock()
             if not begun.first:  # the script left the lock free: nothing to do under it
                 log.info("%s %s: repeated delivery, not processed again", channel, mask(contact))
                 if channel == "voice" and (fresh or carried is not None):
@@ -155,9 +158,6 @@ class Conversations:
                     )
                     return Step(session=session, events=events, duplicate=True)
                 return Step(session=None, events=[], duplicate=True)
-            if channel == "whatsapp" and contact:
-                # Opens (or extends) WhatsApp's 24-hour window for free-form messages.
-                link.call(lambda: self.store.note_inbound(channel, contact, now), None)
             if channel != "voice" and begun.opted_out:  # opted out of this channel's texts
                 reading = engine.read(self.flow, inp.text) if inp else None  # read once
                 if reading is None or not engine.opts_in(self.flow, reading):
@@ -171,9 +171,12 @@ class Conversations:
                 channel, key, contact, inp, before, now, link, language, begun.returning
             )
             # Round trip 2 (MULTI/EXEC): what the step queues, the session and the lock's release.
-            self._finish(channel, key, begun, session, events, now, link, before)
-            begun = begun._replace(lock=None)
+            wrote = contact if window else ""
+            self._finish(channel, key, begun, session, events, now, link, before, wrote)
+            begun, window = begun._replace(lock=None), False
         finally:
+            if window and begun.first:  # left early (opted out, over the limit, failed)
+                link.call(lambda: self.store.note_inbound(channel, contact, now), None)
             if begun.lock:  # left early, or failed: free the lock (it would expire in 30 s)
                 link.call(lambda: self.store.release(channel, begun), None)
         log.info(
@@ -335,8 +338,10 @@ class Conversations:
         now: datetime,
         link: Link,
         before: Session | None,
+        wrote: str = "",
     ) -> None:
-        """The step's effects in one MULTI: opt-outs, tasks, the session, the lock's release.
+        """The step's effects in one MULTI: opt-outs, tasks, the session, the lock's release,
+        and when `wrote` (a WhatsApp number) the time it wrote.
 
         When Redis does not answer, tasks and opt-outs go to the spool, as in carry_out.
         """
@@ -359,6 +364,8 @@ class Conversations:
                             self.store.record_opt_out(pipe, what, opting_out, session.channel)
                     if counted:
                         self.store.add_tallies(counted, pipe)
+                    if wrote:
+                        self.store.note_inbound(channel, wrote, now, pipe)
                     self.store.end_step(pipe, channel, begun, session, ended)
                     pipe.execute()
             except OUTAGE as e:

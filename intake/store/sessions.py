@@ -228,10 +228,10 @@ class SessionStore(StoreBase):
     def _inbound_at_key(self, channel: str, number: str) -> str:
         return f"{PREFIX}:last-inbound:{channel}:{self.number_ref(number)}"
 
-    def note_inbound(self, channel: str, number: str, at: datetime) -> None:
+    def note_inbound(self, channel: str, number: str, at: datetime, pipe: Any = None) -> None:
         """When this number last wrote on `channel` (sealed: when someone wrote is theirs);
-        gone once the window it opens has closed."""
-        self.redis.set(
+        gone once the window it opens has closed. On `pipe` (a step's MULTI) when given."""
+        (pipe if pipe is not None else self.redis).set(
             self._inbound_at_key(channel, number),
             self.seal(at.astimezone(UTC).isoformat()),
             ex=WHATSAPP_WINDOW,

@@ -73,6 +73,15 @@ def test_it_takes_two_round_trips_per_text(
     assert counted(lambda: sms("MENU")) == 2
 
 
+def test_it_takes_two_round_trips_per_whatsapp_message(
+    counted: Callable[..., int], sms: Callable[..., TestResponse]
+) -> None:
+    """The time the person wrote (WhatsApp's 24-hour window) rides in the closing MULTI."""
+    sms("hi", from_="whatsapp:+13125550100")
+    assert counted(lambda: sms("hi", from_=f"whatsapp:{TEXTER}")) == 2
+    assert counted(lambda: sms("OPIOIDS", from_=f"whatsapp:{TEXTER}")) == 2
+
+
 def test_it_takes_one_round_trip_for_a_repeated_text(
     counted: Callable[..., int], sms: Callable[..., TestResponse]
 ) -> None:

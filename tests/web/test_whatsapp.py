@@ -101,6 +101,17 @@ def test_each_whatsapp_message_opens_the_24_hour_window(text: Text, app: Flask) 
     assert raw is not None and raw.startswith(b"gAAAAA")  # sealed
 
 
+def test_a_message_that_gets_no_answer_still_opens_the_window(text: Text, app: Flask) -> None:
+    """Opted out: no answer, but the person wrote (noted on its own, outside the MULTI)."""
+    send = whatsapp(text)
+    send("STOP")
+    store(app).note_inbound("whatsapp", TEXTER, datetime.now(UTC) - timedelta(hours=2))
+    before = datetime.now(UTC)
+    assert send("hello") == []
+    at = store(app).last_inbound("whatsapp", TEXTER)
+    assert at is not None and before - timedelta(seconds=1) <= at <= datetime.now(UTC)
+
+
 def test_an_sms_cookie_copy_never_resumes_a_whatsapp_chat(text: Text, client: Any) -> None:
     text("hi")  # an SMS conversation at the menu; its copy is in Twilio's cookie jar
     assert client.get_cookie("intake_sms", path="/sms") is not None
