@@ -77,6 +77,19 @@ def test_it_leaves_words_the_examples_use_often_as_they_are(
     assert flow.language.normaliser.words(text, language) == text
 
 
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [
+        ("closed", "closed"),  # a past tense, not "closet"
+        ("taped", "taped"),  # not "taper"
+        ("depresed", "depressed"),  # a past tense with a typo is still corrected
+        ("perscribed", "prescribed"),
+    ],
+)
+def test_it_keeps_a_past_tense_a_past_tense(flow: Flow, word: str, meant: str) -> None:
+    assert flow.language.normaliser.correct(word) == meant
+
+
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
     found = flow.language.read("ya no kiero bibir", "es").crisis
