@@ -291,6 +291,12 @@ def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, la
         ("my teacher said 2 mg of fentanyl is a lethal dose is that true", "en"),
         # play
         ("my grandson pretended to shoot me with a stick and i played dead lol", "en"),
+        # a sports injury; hyperbole about coffee
+        ("hurt myself lifting weights, pulled a muscle in my back", "en"),
+        ("i hurt myself playing basketball, is advil ok with suboxone", "en"),
+        ("me lastime haciendo ejercicio, me torci el tobillo", "es"),
+        ("i'm literally going to die if i don't get coffee", "en"),
+        ("me muero si no me tomo mi cafe", "es"),
     ],
 )
 def test_it_takes_denials_accidents_questions_and_play_calmly(
@@ -319,6 +325,8 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         ("cut my arm again last night", "en", "self_harm"),
         ("i cut myself at work in the bathroom so nobody sees", "en", "self_harm"),
         ("my stepdad burns me with cigarettes when hes drunk", "en", "danger"),
+        ("i cut myself in the bathroom at the gym again", "en", "self_harm"),
+        ("sprained my ankle and now i just want to end it all", "en", "suicide"),
         # an emergency now, even said as a question
         ("he took too much and won't wake up", "en", "overdose"),
         ("what do i do hes overdosing right now", "en", "overdose"),
