@@ -92,6 +92,7 @@ def test_it_keeps_a_past_tense_a_past_tense(flow: Flow, word: str, meant: str) -
 
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
+    assert flow.language.normaliser.words("meet me in the hall", "en") == "meet me in the hall"
     found = flow.language.read("ya no kiero bibir", "es").crisis
     assert found is not None and found[0] == "suicide"
 

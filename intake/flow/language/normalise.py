@@ -101,7 +101,8 @@ class Normaliser:
         if single != word and single in self.vocabulary:
             return single
         for heard in _sound_alikes(word) if len(word) >= 4 else ():
-            if heard in self.vocabulary:  # written as said: "bibir" -> "vivir"
+            # written as said: "bibir" -> "vivir"; never to a short word ("hall" is not "hay")
+            if heard in self.vocabulary and len(heard) >= 4:
                 return heard
         n = len(word)
         if n < self.fuzzy_min_length:
