@@ -12,8 +12,8 @@ from .evaluate import evaluate, load_flow, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-# what the evaluation split reads now (96.4%, 99.6%, 3.1%): a change may not fall below it
-FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.963, "calm_false_alarms": 0.035}
+# what the evaluation split reads now (96.6%, 99.6%, 3.1%): a change may not fall below it
+FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.966, "calm_false_alarms": 0.031}
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,22 @@ def test_it_leaves_words_the_examples_use_often_as_they_are(
     assert flow.language.normaliser.words(text, language) == text
 
 
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [
+        ("closed", "closed"),  # a past tense, not "closet"
+        ("taped", "taped"),  # not "taper"
+        ("depresed", "depressed"),  # a past tense with a typo is still corrected
+        ("perscribed", "prescribed"),
+    ],
+)
+def test_it_keeps_a_past_tense_a_past_tense(flow: Flow, word: str, meant: str) -> None:
+    assert flow.language.normaliser.correct(word) == meant
+
+
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
+    assert flow.language.normaliser.words("meet me in the hall", "en") == "meet me in the hall"
     found = flow.language.read("ya no kiero bibir", "es").crisis
     assert found is not None and found[0] == "suicide"
 
@@ -278,6 +292,12 @@ def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, la
         ("my teacher said 2 mg of fentanyl is a lethal dose is that true", "en"),
         # play
         ("my grandson pretended to shoot me with a stick and i played dead lol", "en"),
+        # a sports injury; hyperbole about coffee
+        ("hurt myself lifting weights, pulled a muscle in my back", "en"),
+        ("i hurt myself playing basketball, is advil ok with suboxone", "en"),
+        ("me lastime haciendo ejercicio, me torci el tobillo", "es"),
+        ("i'm literally going to die if i don't get coffee", "en"),
+        ("me muero si no me tomo mi cafe", "es"),
     ],
 )
 def test_it_takes_denials_accidents_questions_and_play_calmly(
@@ -306,6 +326,8 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         ("cut my arm again last night", "en", "self_harm"),
         ("i cut myself at work in the bathroom so nobody sees", "en", "self_harm"),
         ("my stepdad burns me with cigarettes when hes drunk", "en", "danger"),
+        ("i cut myself in the bathroom at the gym again", "en", "self_harm"),
+        ("sprained my ankle and now i just want to end it all", "en", "suicide"),
         # an emergency now, even said as a question
         ("he took too much and won't wake up", "en", "overdose"),
         ("what do i do hes overdosing right now", "en", "overdose"),

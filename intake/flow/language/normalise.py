@@ -23,6 +23,14 @@ def _sound_alikes(word: str) -> list[str]:
     return [w for w in out if w != word]
 
 
+def _other_than_stem(word: str, choice: str) -> bool:
+    """Whether `choice` turns a past tense into a word of another kind: "closed" is not
+    "closet" (while "deserved" may still read as "deserve", "depresed" as "depressed")."""
+    return (
+        word.endswith("ed") and not choice.endswith("ed") and choice not in (word[:-1], word[:-2])
+    )
+
+
 class Normaliser:
     """Turns messages and phrases into the same words, so that they can be compared."""
 
@@ -93,7 +101,8 @@ class Normaliser:
         if single != word and single in self.vocabulary:
             return single
         for heard in _sound_alikes(word) if len(word) >= 4 else ():
-            if heard in self.vocabulary:  # written as said: "bibir" -> "vivir"
+            # written as said: "bibir" -> "vivir"; never to a short word ("hall" is not "hay")
+            if heard in self.vocabulary and len(heard) >= 4:
                 return heard
         n = len(word)
         if n < self.fuzzy_min_length:
@@ -112,4 +121,6 @@ class Normaliser:
                 continue  # two edits and another first letter is another word
             if best is None or distance < best[0]:
                 best = (distance, choice)
-        return best[1] if best else word
+        if best is None or _other_than_stem(word, best[1]):
+            return word
+        return best[1]
