@@ -91,7 +91,10 @@ class Worker(RQWorker):  # type: ignore[misc]
         from workers import jobs  # the job's own settings, read once per process
 
         settings = jobs.settings()
-        outbound.preload()  # in this process, so every job forked from it starts with it
+        # Loaded in this process, so that every job forked from it starts with them: the flows
+        # (about 2 s of CPU: a text to the person renders from them) and twilio's REST client.
+        jobs.flow()
+        outbound.preload()
         # The jobs' own lines (masked, as the web's) go to stderr as the web's do; RQ's lines
         # keep RQ's handlers, and are not repeated through the root logger.
         logging.getLogger("rq.worker").propagate = False

@@ -7,3 +7,9 @@ import sys
 
 def imported(module: str) -> bool:
     return module in sys.modules
+
+
+def flows_loaded() -> bool:
+    from workers import jobs
+
+    return jobs.flow.cache_info().currsize == 1
