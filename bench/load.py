@@ -44,6 +44,7 @@ from intake.crypto import generate_key  # noqa: E402
 from intake.redis_server import free_port, start_redis  # noqa: E402
 from tests.e2e.support import post_form, procfile_commands, stop_group  # noqa: E402
 from tests.support.twilio_emulator import TwilioEmulator  # noqa: E402
+from tests.support.worker import wait_registered  # noqa: E402
 
 BENCH = ROOT / "bench"
 ACCOUNT = "AC" + "0" * 32
@@ -182,23 +183,6 @@ def notification_latency(base_url: str, twilio: TwilioEmulator, count: int) -> l
     return samples
 
 
-def wait_worker_ready(redis_url: str, process: subprocess.Popen[bytes], log: Path) -> float:
-    """Seconds until the RQ worker has registered with Redis, waiting for jobs: its start-up
-    (the flows' check, the imports) must not eat the cores during the first phase."""
-    from redis import Redis
-    from rq import Worker
-
-    conn = Redis.from_url(redis_url)
-    started = time.perf_counter()
-    while not Worker.all(connection=conn):
-        if process.poll() is not None:
-            raise SystemExit(f"the worker exited:\n{log.read_text()[-3000:]}")
-        if time.perf_counter() - started > 120:
-            raise SystemExit(f"the worker did not start within 120 s; log in {log}")
-        time.sleep(0.1)
-    return time.perf_counter() - started
-
-
 def drain(redis_url: str, timeout: float = 600) -> float:
     """Seconds until the worker has emptied the queues the load filled (tasks, notifications)."""
     from redis import Redis
@@ -281,7 +265,9 @@ def main() -> int:
                 other["PUBLIC_BASE_URL"] = PUBLIC_BASE_URL
                 processes[name] = start(cmd, other, work / f"{name}.log")
                 wait_healthy(urls[name], processes[name], work / f"{name}.log", 60)
-            wait_worker_ready(redis.url, processes["worker"], work / "worker.log")
+            # Its start-up (the flows' check, the imports, the flows loaded for the jobs) must
+            # not eat the cores during the first phase.
+            wait_registered(redis.url, processes["worker"], work / "worker.log")
             results: dict[tuple[str, str, str], Any] = {}
             area = 200
             for channel in CHANNELS:

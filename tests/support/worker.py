@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import SimpleWorker, get_current_job
+from rq import SimpleWorker, Worker, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -80,6 +80,22 @@ def enqueue_task(redis: Redis, task: Task, func: str = CREATE_TASK_JOB, **option
     return job
 
 
+def wait_registered(
+    redis_url: str, process: subprocess.Popen[Any], log: Path, already: int = 0
+) -> float:
+    """Seconds until the worker started as `process` has registered with Redis (more than
+    `already` workers), ready for jobs: it loads the flows first, which takes seconds."""
+    redis = Redis.from_url(redis_url)
+    started = time.monotonic()
+    while len(Worker.all(connection=redis)) <= already:
+        if process.poll() is not None:
+            raise AssertionError(f"the worker exited:\n{log.read_text()[-3000:]}")
+        if time.monotonic() - started > 120:
+            raise AssertionError(f"the worker did not start within 120 s; log in {log}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
 @contextmanager
 def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subprocess.Popen[Any]]:
     """The Procfile's worker (`rq worker --worker-class ...`) as a real process, stopped after."""
@@ -104,6 +120,7 @@ def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subpro
         "PYTHONPATH": str(ROOT),
         **env,
     }
+    already = len(Worker.all(connection=Redis.from_url(redis_url)))
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -114,6 +131,7 @@ def rq_worker(env: dict[str, str], redis_url: str, log: Path) -> Iterator[subpro
             start_new_session=True,
         )
         try:
+            wait_registered(redis_url, process, log, already)
             yield process
         finally:
             try:
