@@ -238,6 +238,8 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
         "my dad keeps his hunting rifle locked up",
         "cutting up onions and crying lol",
         "trying to cut back on energy drinks",
+        # the classifier reads this as self-harm at 0.997: the calm context must veto it
+        "im cutting down on cigarettes",
         "no suicidal thoughts, just tired",
         "my boss is gonna kill me if im late",
         "my wife says shell kill me if i forget our anniversary, shes joking",
