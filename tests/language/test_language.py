@@ -261,31 +261,24 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
 
 
 @pytest.mark.parametrize(
-    ("text", "lang"),
+    ("text", "lang", "category"),
     [
-        ("held my hand on the stove on purpose tonight", "en"),
-        ("me quemé con la plancha a propósito", "es"),
+        ("held my hand on the stove on purpose tonight", "en", "self_harm"),
+        ("me quemé con la plancha a propósito", "es", "self_harm"),
         # old wounds opened again: "old scars" is no alibi then
-        ("i reopened my old scars last night", "en"),
-        ("cut my old scars back open again tonight", "en"),
-        ("volvi a abrir mis cicatrices viejas anoche", "es"),
+        ("i reopened my old scars last night", "en", "self_harm"),
+        ("cut my old scars back open again tonight", "en", "self_harm"),
+        ("volvi a abrir mis cicatrices viejas anoche", "es", "self_harm"),
+        # harm done to the writer: "every time" is no alibi then
+        ("cada vez que llega borracho me agarra a golpes", "es", "danger"),
+        ("mi padrastro me da de golpes cada vez que se enoja", "es", "danger"),
     ],
 )
-def test_it_takes_harm_meant_in_a_calm_place_seriously(flow: Flow, text: str, lang: str) -> None:
+def test_it_takes_harm_meant_in_a_calm_place_seriously(
+    flow: Flow, text: str, lang: str, category: str
+) -> None:
     found = flow.language.read(text, lang).crisis
-    assert found is not None and found[0] == "self_harm"
-
-
-@pytest.mark.parametrize(
-    ("text", "lang"),
-    [
-        ("cada vez que llega borracho me agarra a golpes", "es"),
-        ("mi padrastro me da de golpes cada vez que se enoja", "es"),
-    ],
-)
-def test_harm_done_to_the_writer_undoes_a_calm_every_time(flow: Flow, text: str, lang: str) -> None:
-    found = flow.language.read(text, lang).crisis
-    assert found is not None and found[0] == "danger"
+    assert found is not None and found[0] == category
 
 
 @pytest.mark.parametrize(
