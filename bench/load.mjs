@@ -162,6 +162,7 @@ async function atFixedRate() {
   const latencies = [];
   const counts = { non2xx: 0, errors: 0, timeouts: 0 };
   const kinds = {};
+  const failed = (kind) => (kinds[kind] = (kinds[kind] || 0) + 1);
   let inFlight = 0;
   let due = 0;
   const start = performance.now();
@@ -174,7 +175,7 @@ async function atFixedRate() {
     const send = (at) => {
       if (people.every((p) => p.busy)) {
         counts.errors++; // no conversation free: the app is hopelessly behind
-        kinds["no conversation free"] = (kinds["no conversation free"] || 0) + 1;
+        failed("no conversation free");
         return;
       }
       const context = {};
@@ -211,7 +212,7 @@ async function atFixedRate() {
           // never read it, so it goes again on another connection (as Node's docs advise).
           if (!again && request.reusedSocket && error.code === "ECONNRESET") return attempt(true);
           if (error.message !== "timeout") counts.errors++;
-          kinds[error.code || error.message] = (kinds[error.code || error.message] || 0) + 1;
+          failed(error.code || error.message);
           finish("failed");
         });
         request.end(req.body);

@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,26 @@ def cpu_seconds(pid: int) -> float:
         return own + sum(cpu_seconds(child) for child in children(pid))
     except (FileNotFoundError, ProcessLookupError):
         return 0.0  # it ended between the listing and the read
+
+
+def measured(groups: dict[str, int], workers: list[int], phase: Callable[[], Any]) -> Any:
+    """`phase()`'s results, with the CPU seconds each group of processes and the load generator
+    (this process's children) spent during it, and how the app's web workers shared it."""
+    before = {k: cpu_seconds(pid) for k, pid in groups.items()}
+    workers_before = [cpu_seconds(pid) for pid in workers]
+    load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    results = phase()
+    load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {k: cpu_seconds(pid) - before[k] for k, pid in groups.items()}
+    cpu["load generator"] = (load_after.ru_utime + load_after.ru_stime) - (
+        load_before.ru_utime + load_before.ru_stime
+    )
+    results["cpu"] = cpu
+    # the same pids throughout: no web worker restarts during a run
+    results["workers"] = [
+        cpu_seconds(pid) - was for pid, was in zip(workers, workers_before, strict=True)
+    ]
+    return results
 
 
 def gunicorn_workers(process: subprocess.Popen[bytes]) -> list[int]:
@@ -274,36 +296,25 @@ def main() -> int:
                 for name in APPS:
                     for phase, r in (("max", 0), ("rate", rate)):
                         area += 1
+                        app = processes["web" if name == "project" else name]
                         # Where a phase's CPU went: the app's processes (for the project
                         # also its RQ worker), Redis, and the load generator itself.
-                        app = processes["web" if name == "project" else name]
                         groups = {"app": app.pid, "redis": redis.process.pid}
                         if name == "project":
                             groups["rq worker"] = processes["worker"].pid
-                        before = {k: cpu_seconds(pid) for k, pid in groups.items()}
-                        # How the load fell between the app's web workers (the same pids
-                        # throughout: none restarts during a run).
-                        workers = gunicorn_workers(app)
-                        workers_before = [cpu_seconds(pid) for pid in workers]
-                        load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                        results[(name, channel, phase)] = drive(
-                            urls[name],
-                            channel,
-                            duration=duration,
-                            rate=r,
-                            area=area,
-                            numbers=numbers,
+                        results[(name, channel, phase)] = measured(
+                            groups,
+                            gunicorn_workers(app),
+                            partial(
+                                drive,
+                                urls[name],
+                                channel,
+                                duration=duration,
+                                rate=r,
+                                area=area,
+                                numbers=numbers,
+                            ),
                         )
-                        load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                        cpu = {k: cpu_seconds(pid) - before[k] for k, pid in groups.items()}
-                        cpu["load generator"] = (load_after.ru_utime + load_after.ru_stime) - (
-                            load_before.ru_utime + load_before.ru_stime
-                        )
-                        results[(name, channel, phase)]["cpu"] = cpu
-                        results[(name, channel, phase)]["workers"] = [
-                            cpu_seconds(pid) - was
-                            for pid, was in zip(workers, workers_before, strict=True)
-                        ]
             memory = [rss_mb(pid) for pid in gunicorn_workers(processes["web"])]
             drained = drain(redis.url)  # the notification delay is measured idle
             notify = notification_latency(urls["project"], twilio, callbacks)

@@ -276,7 +276,7 @@ def _read_model(path: Path) -> LinearModel | None:
     try:
         with path.open("rb") as file:
             return LinearModel.from_file(file)
-    except (OSError, ValueError, KeyError, TypeError, EOFError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 

@@ -82,18 +82,17 @@ def enqueue_task(redis: Redis, task: Task, func: str = CREATE_TASK_JOB, **option
 
 def wait_registered(
     redis_url: str, process: subprocess.Popen[Any], log: Path, already: int = 0
-) -> float:
-    """Seconds until the worker started as `process` has registered with Redis (more than
-    `already` workers), ready for jobs: it loads the flows first, which takes seconds."""
+) -> None:
+    """Until the worker started as `process` has registered with Redis (more than `already`
+    workers), ready for jobs: it loads the flows first, which takes seconds."""
     redis = Redis.from_url(redis_url)
-    started = time.monotonic()
+    deadline = time.monotonic() + 120
     while len(Worker.all(connection=redis)) <= already:
         if process.poll() is not None:
             raise AssertionError(f"the worker exited:\n{log.read_text()[-3000:]}")
-        if time.monotonic() - started > 120:
+        if time.monotonic() > deadline:
             raise AssertionError(f"the worker did not start within 120 s; log in {log}")
         time.sleep(0.05)
-    return time.monotonic() - started
 
 
 @contextmanager
