@@ -229,6 +229,22 @@ def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> Non
 
 
 @pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("haha i want to die", "en"),
+        ("lol i want to kill myself", "en"),
+        ("jaja me quiero morir", "es"),
+        ("jajaja me quiero matar neta", "es"),
+        ("me quiero morir jaja pero no es broma", "es"),
+    ],
+)
+def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang: str) -> None:
+    # nervous laughter is common in a real crisis; a false alarm is the cheaper mistake
+    found = flow.language.read(text, lang).crisis
+    assert found is not None and found[0] == "suicide"
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "does fentanyl have side effects",
