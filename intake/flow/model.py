@@ -231,6 +231,9 @@ class CrisisSpec(Strict):
     negations: dict[str, list[str]] = {}
     # category (or "all") -> language -> phrases that make that category's phrases mentions
     calm: dict[str, dict[str, list[str]]] = {}
+    # categories whose calm context rules out the classifier's guess; another category's only
+    # raises its bar ("my dog" beside "kicked my dog and said im next")
+    calm_veto: list[str] = []
     # language -> phrases of the past or of general questions: mentions get no lower bar
     context: dict[str, list[str]] = {}
     # language -> phrases saying harm was meant ("on purpose"): calm contexts no longer count

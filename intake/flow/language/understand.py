@@ -95,6 +95,7 @@ class Language:
             for lang in vocab
         }
         self.rules = Rules(spec, crisis, self.normaliser)
+        self.calm_veto = frozenset(crisis.calm_veto)
         self.crisis_classes = {
             intent: words.crisis for intent, words in spec.intents.items() if words.crisis
         }
@@ -211,7 +212,9 @@ class Language:
             # ("im not gonna hurt myself, just a rough day") holds for the whole message
             doubt, mention = "", None
         if mention is None and guessed in calm:
-            return None  # no crisis word, and the calm use of one: "cutting onions"
+            if guessed in self.calm_veto:
+                return None  # no crisis word, and the calm use of one: "cutting onions"
+            doubt = doubt or "calm"
         if doubt == "negated" and ("all" in calm or reassured):
             # "i dont want to die, i want to live"; "i would never kill myself, my faith
             # keeps me going": a plain denial and something else said beside it
