@@ -297,6 +297,12 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("my son pushed me down the stairs and now i have back pain", "en", "danger"),
         ("mi papa le pega a mi perro y luego a mi", "es", "danger"),
         ("my charger is dead and so am i soon, saving the last pills for tonight", "en", "suicide"),
+        # watched, locked in, leaving in secret, nowhere safe to go
+        ("if he sees this im dead", "en", "danger"),
+        ("i need to get out of here before he wakes up", "en", "danger"),
+        ("can you help me find a shelter, i cant go back there", "en", "danger"),
+        ("is it normal that he locks the doors so i cant leave", "en", "danger"),
+        ("me encierra en el cuarto cuando se droga", "es", "danger"),
         # the euphemisms
         ("my boyfriend gets rough with me when hes dope sick", "en", "danger"),
         ("mi novio se pone agresivo cuando no tiene pastillas", "es", "danger"),
