@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Channel = Literal["sms", "voice"]
 CHANNELS: tuple[Channel, ...] = ("sms", "voice")
@@ -247,6 +247,13 @@ class CrisisSpec(Strict):
     hedges: dict[str, list[str]] = {}
     # language -> the same, only right next to the denial ("not tonight", "hoy no")
     hedges_near: dict[str, list[str]] = {}
+
+    @model_validator(mode="after")
+    def _veto_names_categories(self) -> CrisisSpec:
+        unknown = sorted(set(self.calm_veto) - set(self.categories))
+        if unknown:
+            raise ValueError(f"calm_veto names no crisis category: {', '.join(unknown)}")
+        return self
 
 
 def flow_json_schema() -> dict[str, Any]:

@@ -287,3 +287,8 @@ def test_it_trains_again_when_the_cached_classifier_is_unreadable(
     flow = load_flows(ROOT / "flows", PARAMS, cache=tmp_path)["helpline"]
     assert flow.language.read("tell me about depression", "en").intent == "depression"
     assert loader.LinearModel.from_bytes(cached.read_bytes())  # rewritten whole
+
+
+def test_it_names_a_calm_veto_that_is_no_crisis_category(flows_copy: Path) -> None:
+    edit(flows_copy / "safety" / "crisis.yaml", lambda d: d.update(calm_veto=["self-harm"]))
+    assert any("calm_veto names no crisis category: self-harm" in p for p in problems(flows_copy))
