@@ -25,7 +25,7 @@ from .engine import (
     template_values,
 )
 from .language.answers import Answers
-from .language.classifier import LinearModel
+from .language.classifier import SETTINGS, LinearModel
 from .language.understand import Language
 from .model import (
     CHANNELS,
@@ -234,7 +234,7 @@ def train_model(texts: list[str], labels: list[str], cache: Path | None = None) 
     """
     # The key is hashed example by example: one 2 MB string of them all, and its bytes, would
     # raise every worker's peak, and so its resident size, for nothing when the cache has it.
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(json.dumps(SETTINGS, sort_keys=True).encode() + b"\n")
     for text, label in zip(texts, labels, strict=True):
         digest.update(json.dumps([text, label]).encode() + b"\n")
     key = digest.hexdigest()

@@ -292,3 +292,25 @@ def test_it_trains_again_when_the_cached_classifier_is_unreadable(
 def test_it_names_a_calm_veto_that_is_no_crisis_category(flows_copy: Path) -> None:
     edit(flows_copy / "safety" / "crisis.yaml", lambda d: d.update(calm_veto=["self-harm"]))
     assert any("calm_veto names no crisis category: self-harm" in p for p in problems(flows_copy))
+
+
+def test_it_trains_again_when_the_training_settings_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intake.flow import loader
+
+    monkeypatch.setattr(loader, "_MODELS", {})
+    load_flows(ROOT / "flows", PARAMS, cache=tmp_path)
+    (cached,) = tmp_path.glob("intents-*.bin")
+    fits: list[str] = []
+
+    def fit(payload: str) -> bytes:
+        fits.append(payload)
+        return cached.read_bytes()
+
+    monkeypatch.setattr(loader, "_MODELS", {})
+    monkeypatch.setattr(loader, "_fit_in_child", fit)
+    monkeypatch.setattr(loader, "SETTINGS", {**loader.SETTINGS, "min_df": 2})
+    load_flows(ROOT / "flows", PARAMS, cache=tmp_path)
+    assert len(fits) == 1  # the cached model was trained with other settings
+    assert len(list(tmp_path.glob("intents-*.bin"))) == 2
