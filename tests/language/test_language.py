@@ -271,6 +271,8 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "my sister shot me a text saying she got the job",
         "i lost my aunt to suicide, is there a group for families",
         "that show was so sad i wanted to die",
+        "beats me lol, no idea what time they open",
+        "i took my keys to the locksmith, can someone call me after",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -303,6 +305,13 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("can you help me find a shelter, i cant go back there", "en", "danger"),
         ("is it normal that he locks the doors so i cant leave", "en", "danger"),
         ("me encierra en el cuarto cuando se droga", "es", "danger"),
+        ("he took my keys and says im not leaving till he gets his money", "en", "danger"),
+        ("is it normal that he does not let me leave for days", "en", "danger"),
+        ("he beats me when hes using and hes using tonight", "en", "danger"),
+        ("a boy brought a gun on the bus and my son is hiding in the bathroom", "en", "danger"),
+        # a plan carried out, and a question asked before one
+        ("if im not at work tomorrow its because i went through with it", "en", "suicide"),
+        ("does it hurt to die from pills or do you just sleep", "en", "suicide"),
         # the euphemisms
         ("my boyfriend gets rough with me when hes dope sick", "en", "danger"),
         ("mi novio se pone agresivo cuando no tiene pastillas", "es", "danger"),
