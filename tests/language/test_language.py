@@ -309,6 +309,15 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("is it normal that he does not let me leave for days", "en", "danger"),
         ("he beats me when hes using and hes using tonight", "en", "danger"),
         ("a boy brought a gun on the bus and my son is hiding in the bathroom", "en", "danger"),
+        # the person is listened to or found; the sounds of it happening
+        ("text only, dont call he checks", "en", "danger"),
+        ("cant say much hes listening", "en", "danger"),
+        ("he found out where im staying now", "en", "danger"),
+        ("the guy i owe knows where i live", "en", "danger"),
+        ("glass breaking upstairs again and my mom is crying", "en", "danger"),
+        ("somebody is shooting on our street, we are on the floor", "en", "danger"),
+        ("no me llames el esta aqui", "es", "danger"),
+        ("me escriben que saben donde vivo y que me van a matar", "es", "danger"),
         # a plan carried out, and a question asked before one
         ("if im not at work tomorrow its because i went through with it", "en", "suicide"),
         ("does it hurt to die from pills or do you just sleep", "en", "suicide"),
