@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intake.flow.engine import Flow
+from intake.flow.language.normalise import Normaliser
 from intake.flow.text import plain
 
 from .evaluate import evaluate, load_flow, load_split
@@ -76,6 +77,19 @@ def test_it_leaves_words_the_examples_use_often_as_they_are(
     flow: Flow, text: str, language: str
 ) -> None:
     assert flow.language.normaliser.words(text, language) == text
+
+
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [("meet", "meet"), ("supper", "supper"), ("ammo", "ammo"), ("yess", "yes"), ("diee", "die")],
+)
+def test_it_reads_a_doubled_last_letter_as_a_slip_and_a_doubled_inner_one_as_the_word(
+    word: str, meant: str
+) -> None:
+    # the vocabulary knows the single forms only, as when the examples use a word once
+    normaliser = Normaliser({}, ["en", "es"])
+    normaliser.learn(["met", "super", "amo", "yes", "die"], 5, [])
+    assert normaliser.correct(word) == meant
 
 
 @pytest.mark.parametrize(

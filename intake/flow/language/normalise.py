@@ -12,7 +12,8 @@ from rapidfuzz.distance import OSA
 from ..text import plain
 
 _STRETCHED = re.compile(r"([a-z])\1{2,}")  # "soooo": three or more of one letter
-_DOUBLED = re.compile(r"([a-z])\1")
+# a letter doubled at the end is a slip ("yess"); inside a word it is often the word ("meet")
+_DOUBLED = re.compile(r"([a-z])\1$")
 _B_V = str.maketrans("bv", "vb")
 
 
