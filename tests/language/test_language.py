@@ -149,6 +149,26 @@ def test_it_keeps_opting_out_conservative(flow: Flow, text: str) -> None:
     assert flow.language.read(text, "en").intent != "stop"
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("please do not call me", "en"),
+        ("i dont need a callback thanks", "en"),
+        ("dont call, im at work", "en"),
+        ("no me llamen por favor", "es"),
+        ("no necesito una llamada", "es"),
+    ],
+)
+def test_it_does_not_take_a_call_declined_for_a_callback(
+    flow: Flow, text: str, language: str
+) -> None:
+    reading = flow.language.read(text, language)
+    assert reading.intent != "call" and "call" not in reading.clarify
+    # the same words, asked for, are a callback
+    assert flow.language.read("can someone call me tonight", "en").intent == "call"
+    assert flow.language.read("me pueden llamar en la tarde", "es").intent == "call"
+
+
 def test_it_never_opts_out_on_a_guess_alone(flow: Flow) -> None:
     stop = flow.language.spec.intents["stop"]
     assert stop.classify is False

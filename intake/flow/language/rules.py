@@ -169,9 +169,10 @@ class Rules:
                 return intent, lang
         return found[0]
 
-    def find(self, words: str) -> list[Match]:
-        """Every intent with a phrase inside the message (longest phrase per intent)."""
-        return self._find(words)[0]
+    def find(self, words: str) -> tuple[list[Match], set[str]]:
+        """Every intent with a phrase inside the message (longest phrase per intent), and the
+        intents whose phrase an `unless` cancelled ("please dont call me")."""
+        return self._find(words)
 
     def may_guess(self, intent: str, words: str) -> bool:
         """Whether a rules-only intent may be guessed: its `guess_with` words are there and

@@ -157,14 +157,17 @@ class Language:
         calm = self.rules.calm_categories(p, words)
         crisis, mention, doubted = self.rules.crisis(p, expanded, words, prefer, calm)
         keyword = self.rules.keyword(words, prefer)
-        found = tuple(m for m in self.rules.find(words) if m.intent not in self.crisis_classes)
+        matches, cancelled = self.rules.find(words)
+        found = tuple(m for m in matches if m.intent not in self.crisis_classes)
         ranked = tuple(self.model.rank(words)) if self.model is not None else ()
         if crisis is None:
             doubt = doubted or ("calm" if answering else "")
             crisis = self._crisis_guess(p, words, ranked, language or prefer, mention, doubt, calm)
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
-        intent, source, clarify = self._decide(words, keyword, found, ranked)
+        # a request cancelled in words ("please dont call me") is not guessed back in
+        guessable = tuple((c, p) for c, p in ranked if c not in cancelled)
+        intent, source, clarify = self._decide(words, keyword, found, guessable)
         return Reading(
             plain=p,
             words=words,
