@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from pathlib import Path
 
@@ -57,3 +58,31 @@ def test_it_reads_a_model_from_a_file(tmp_path: Path) -> None:
     cached.write_bytes(small_model().to_bytes())
     assert loader._read_model(cached) == small_model()
     assert loader._read_model(tmp_path / "missing.bin") is None
+
+
+def test_it_ranks_the_same_whether_a_word_was_read_before_or_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("intake.flow.language.classifier.WORDS_KEPT", 2)
+    model = small_model()
+    first = model.rank("call me back")  # nothing kept yet
+    assert model.rank("call me back") == first  # its words kept (two at most)
+    model.rank("menu please")  # others take their place
+    assert model.rank("call me back") == first
+    assert len(model._seen) <= 2
+    # by the formula: TF-IDF over the features it knows, then softmax
+    rows = {model.row(f) for f in features("call me back")} - {-1}
+    values = [model.idf[r] for r in rows]
+    norm = sum(v * v for v in values) ** 0.5
+    scores = [
+        b + sum(model.by_class[k][r] * v / norm for r, v in zip(rows, values, strict=True))
+        for k, b in enumerate(model.intercepts)
+    ]
+    top = max(scores)
+    total = sum(math.exp(s - top) for s in scores)
+    want = sorted(
+        ((c, math.exp(s - top) / total) for c, s in zip(model.classes, scores, strict=True)),
+        key=lambda p: (-p[1], p[0]),
+    )
+    assert [c for c, _ in first] == [c for c, _ in want]
+    assert [p for _, p in first] == pytest.approx([p for _, p in want])

@@ -26,6 +26,7 @@ FORMAT = "intents-3"  # the form to_bytes writes; a cache in another form is ret
 # C=40: little regularisation; a sweep over 5-200 on fresh development splits found 40-80 best.
 # Part of the cache key: a model trained with other settings is trained again.
 SETTINGS = {"min_df": 3, "C": 40.0}
+WORDS_KEPT = 4096  # words whose rows `rank` keeps (a few hundred KB); then it starts again
 
 
 def feature_id(feature: str) -> int:
@@ -40,16 +41,23 @@ def feature_id(feature: str) -> int:
     return zlib.crc32(data) << 32 | zlib.adler32(data)
 
 
+def word_features(token: str) -> list[str]:
+    """One word's features: the word, and its character 3-4-grams (typos, endings)."""
+    padded = f" {token} "
+    out = [f"w:{token}"]
+    for n in (3, 4):
+        out += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return out
+
+
+def bigrams(tokens: list[str]) -> list[str]:
+    return [f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
 def features(words: str) -> list[str]:
     """Word unigrams and bigrams, and character 3-4-grams inside words (typos, endings)."""
     tokens = words.split()
-    out = [f"w:{t}" for t in tokens]
-    out += [f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
-    for t in tokens:
-        padded = f" {t} "
-        for n in (3, 4):
-            out += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
-    return out
+    return [f for t in tokens for f in word_features(t)] + bigrams(tokens)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class LinearModel:
     # rows, not bisected over all of them (256 KB; bisecting cost more than the rest of `rank`)
     starts: array[int] = field(init=False, repr=False, compare=False)
     known: dict[str, tuple[tuple[str, float], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _seen: dict[str, array[int]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
@@ -102,20 +113,41 @@ class LinearModel:
         known = self.known.get(words)
         return list(known) if known is not None else self._rank(words)
 
-    def _rank(self, words: str) -> list[tuple[str, float]]:
-        scores = list(self.intercepts)
-        k = len(scores)
-        rows: dict[int, float] = {}
-        ids, starts, crc32, adler32, log = self.ids, self.starts, zlib.crc32, zlib.adler32, math.log
-        for f, c in Counter(features(words)).items():
-            # `row` written out: a long message has 150 features, and the calls cost a third
+    def _rows(self, features: Iterable[str]) -> array[int]:
+        """The rows of the features the model knows (`row` written out: a long message has
+        150 features, and the calls cost a third)."""
+        out = array("i")
+        ids, starts, crc32, adler32 = self.ids, self.starts, zlib.crc32, zlib.adler32
+        for f in features:
             data = f.encode()
             fid = crc32(data) << 32 | adler32(data)
             bucket = fid >> 48
             for i in range(starts[bucket], starts[bucket + 1]):
                 if ids[i] == fid:
-                    rows[i] = 1.0 + log(c)
+                    out.append(i)
                     break
+        return out
+
+    def _word_rows(self, word: str) -> array[int]:
+        """A word's own rows (the word and its letter n-grams), kept for the commonest words:
+        most of a message is words read before, and hashing their n-grams is most of `rank`."""
+        rows = self._seen.get(word)
+        if rows is None:
+            rows = self._rows(word_features(word))
+            if len(self._seen) >= WORDS_KEPT:
+                self._seen.clear()
+            self._seen[word] = rows
+        return rows
+
+    def _rank(self, words: str) -> list[tuple[str, float]]:
+        scores = list(self.intercepts)
+        k = len(scores)
+        tokens = words.split()
+        counts: Counter[int] = Counter(self._rows(bigrams(tokens)))
+        for t in tokens:
+            counts.update(self._word_rows(t))
+        log = math.log
+        rows = {i: 1.0 + log(c) for i, c in counts.items()}
         if rows:
             values = [tf * self.idf[row] for row, tf in rows.items()]
             norm = math.sqrt(sum(v * v for v in values))
