@@ -307,6 +307,7 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "that show was so sad i wanted to die",
         "beats me lol, no idea what time they open",
         "i took my keys to the locksmith, can someone call me after",
+        "my ex used to scare me but he moved out of state years ago and nothing has happened since",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -352,6 +353,15 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("somebody is shooting on our street, we are on the floor", "en", "danger"),
         ("no me llames el esta aqui", "es", "danger"),
         ("me escriben que saben donde vivo y que me van a matar", "es", "danger"),
+        # quiet danger: control, being watched or found, a calm threat, neglect, a code word
+        ("he wont let me talk to my sister anymore and took my phone", "en", "danger"),
+        ("she watches everything i do and says shell know if i tell", "en", "danger"),
+        ("my ex found my new address somehow", "en", "danger"),
+        ("he said hed hate for something to happen to the kids", "en", "danger"),
+        ("my brother texted our code word and now his phone is off", "en", "danger"),
+        ("im scared of my husband, what do i do", "en", "danger"),
+        ("my aunt is not feeding him and he lost so much weight", "en", "danger"),
+        ("hay algun lugar seguro para mi y mis hijos esta noche", "es", "danger"),
         # a plan carried out, and a question asked before one
         ("if im not at work tomorrow its because i went through with it", "en", "suicide"),
         ("does it hurt to die from pills or do you just sleep", "en", "suicide"),
