@@ -362,6 +362,10 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("im scared of my husband, what do i do", "en", "danger"),
         ("my aunt is not feeding him and he lost so much weight", "en", "danger"),
         ("hay algun lugar seguro para mi y mis hijos esta noche", "es", "danger"),
+        ("do you have beds tonight, i have to get away from my husband", "en", "danger"),
+        ("my roommate came at me with a bat", "en", "danger"),
+        ("a man texts me what im wearing every day from a number i dont know", "en", "danger"),
+        ("donde puedo ir, me estoy escapando de mi esposo con mis hijos", "es", "danger"),
         # a plan carried out, and a question asked before one
         ("if im not at work tomorrow its because i went through with it", "en", "suicide"),
         ("does it hurt to die from pills or do you just sleep", "en", "suicide"),
