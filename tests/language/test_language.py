@@ -308,6 +308,7 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "beats me lol, no idea what time they open",
         "i took my keys to the locksmith, can someone call me after",
         "my ex used to scare me but he moved out of state years ago and nothing has happened since",
+        "i feel trapped in my addiction, what are my options",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -366,6 +367,12 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("my roommate came at me with a bat", "en", "danger"),
         ("a man texts me what im wearing every day from a number i dont know", "en", "danger"),
         ("donde puedo ir, me estoy escapando de mi esposo con mis hijos", "es", "danger"),
+        # harm the writer fears doing, exploitation, a one-word plea
+        ("swear im gonna beat him until he stops breathing", "en", "danger"),
+        ("walking up to him now, got my strap on me", "en", "danger"),
+        ("a guy online keeps asking her for pics and sent an address to come to", "en", "danger"),
+        ("please help im being trafficked", "en", "danger"),
+        ("trapped", "en", "danger"),
         # a plan carried out, and a question asked before one
         ("if im not at work tomorrow its because i went through with it", "en", "suicide"),
         ("does it hurt to die from pills or do you just sleep", "en", "suicide"),
