@@ -113,12 +113,12 @@ class LinearModel:
         known = self.known.get(words)
         return list(known) if known is not None else self._rank(words)
 
-    def _rows(self, features: Iterable[str]) -> array[int]:
+    def _rows(self, names: Iterable[str]) -> array[int]:
         """The rows of the features the model knows (`row` written out: a long message has
         150 features, and the calls cost a third)."""
         out = array("i")
         ids, starts, crc32, adler32 = self.ids, self.starts, zlib.crc32, zlib.adler32
-        for f in features:
+        for f in names:
             data = f.encode()
             fid = crc32(data) << 32 | adler32(data)
             bucket = fid >> 48
@@ -129,7 +129,7 @@ class LinearModel:
         return out
 
     def _word_rows(self, word: str) -> array[int]:
-        """A word's own rows (the word and its letter n-grams), kept for the commonest words:
+        """A word's own rows (the word and its letter n-grams), kept for the words read last:
         most of a message is words read before, and hashing their n-grams is most of `rank`."""
         rows = self._seen.get(word)
         if rows is None:

@@ -169,18 +169,15 @@ class Rules:
                 return intent, lang
         return found[0]
 
-    def find(self, words: str) -> tuple[list[Match], set[str]]:
-        """Every intent with a phrase inside the message (longest phrase per intent), and the
-        intents whose phrase an `unless` cancelled ("please dont call me")."""
-        return self._find(words)
-
     def may_guess(self, intent: str, words: str) -> bool:
         """Whether a rules-only intent may be guessed: its `guess_with` words are there and
         none of its phrases was cancelled by an `unless` ("dont stop texting me")."""
         pattern = self.guess_with.get(intent)
-        return bool(pattern and pattern.search(words)) and intent not in self._find(words)[1]
+        return bool(pattern and pattern.search(words)) and intent not in self.find(words)[1]
 
-    def _find(self, words: str) -> tuple[list[Match], set[str]]:
+    def find(self, words: str) -> tuple[list[Match], set[str]]:
+        """Every intent with a phrase inside the message (longest phrase per intent), and the
+        intents whose phrase an `unless` cancelled ("please dont call me")."""
         best: dict[str, Match] = {}
         cancelled: set[str] = set()
         for rule in self.phrases:
