@@ -56,6 +56,21 @@ def test_it_is_never_fuzzy_on_short_words(flow: Flow, word: str) -> None:
     assert flow.language.normaliser.correct(word) == word
 
 
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("suicdial", "suicidal"), ("sucidal", "suicidal"), ("suicidle", "suicide")]
+)
+def test_it_corrects_typos_to_the_forms_a_stem_rule_matches(
+    flow: Flow, typo: str, meant: str
+) -> None:
+    # the rules say "suicid*"; a typo is corrected to the forms the examples use
+    assert flow.language.normaliser.correct(typo) == meant
+
+
+@pytest.mark.parametrize("word", ["clapping", "lunches", "licking", "drowsing", "taped"])
+def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str) -> None:
+    assert flow.language.normaliser.correct(word) == word
+
+
 def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     correct = flow.language.normaliser.correct
     assert correct("anxiet") == "anxiety"  # 6 letters: one edit
@@ -454,6 +469,15 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         ("how much oxy is a lethal dose, i have 40 here", "en", "suicide"),
         ("i want to hurt someone if they touch my kid again", "en", "danger"),
         ("my teacher hurts me after class", "en", "danger"),
+        # "what do i do" asks for help now: not a question in general
+        ("my cousin just od'd in the bathroom what do i do", "en", "overdose"),
+        # a negation does not reach into the next clause
+        ("text me dont call. if she sees my phone ring im in trouble", "en", "danger"),
+        # for now only, even where the classifier alone would not be sure
+        ("tonight i wont kill myself", "en", "suicide"),
+        # a typo of a long crisis word
+        ("feeling sucidal again", "en", "suicide"),
+        ("me aventó contra la pared y sigue aquí", "es", "danger"),
     ],
 )
 def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(

@@ -9,6 +9,10 @@ from ..model import CrisisSpec, LanguageSpec
 from ..text import phrase_pattern, plain
 from .normalise import Normaliser
 
+# words that start another clause: a negation before one does not reach past it
+_CLAUSE = "if|si|when|cuando|because|porque"
+_STARTS_CLAUSE = re.compile(rf"(?:{_CLAUSE})\b")
+
 
 @dataclass(frozen=True)
 class Match:
@@ -72,7 +76,8 @@ class Rules:
         negations = _expand_all(normaliser, crisis.negations)
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
         # a negation up to three words before the phrase: "im not going to hurt myself", but
-        # not across "but": "im not suicidal but i burned myself"; and not one that says it
+        # not across "but" or into another clause: "im not suicidal but i burned myself",
+        # "text me, not call. if he hears the phone..."; and not one that says it
         # goes on: "i can not stop cutting", "no puedo dejar de cortarme"
         self.negation = (
             re.compile(
@@ -80,7 +85,7 @@ class Rules:
                 + _alternation(negations)
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
                 + r"|(?:dejo|deja|paro) de)\b)"
-                + r"(?:\s+(?!(?:but|pero|and|y|just|solo)\b)\S+){0,3}\s*$"
+                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|{_CLAUSE})\b)\S+){{0,3}}\s*$"
             )
             if negations
             else None
@@ -216,7 +221,11 @@ class Rules:
                 m = pattern.search(text) if text else None
                 if m is None:
                     continue
-                negated = self.negation is not None and self.negation.search(text[: m.start()])
+                negated = (
+                    self.negation is not None
+                    and self.negation.search(text[: m.start()])
+                    and not _STARTS_CLAUSE.match(m.group())
+                )
                 if negated or "all" in calm or category in calm:
                     doubted = doubted or (category, lang)
                     doubt = "calm" if doubt == "calm" or not negated else "negated"
@@ -238,8 +247,37 @@ class Rules:
         """The message without its crisis phrases when it plainly denies every one of them and
         nothing hedges the denial ("i would never kill myself, my faith keeps me going" ->
         "i would my faith keeps me going"); None otherwise ("im not gonna... probably")."""
-        if self.denial is None or self.hedged(words):
+        if self.hedged(plain_text, words):
             return None
+        spans = self._denials(plain_text, words)
+        if not spans:
+            return None
+        kept = []
+        cut = 0
+        for start, end in spans:
+            kept.append(words[cut:start])
+            cut = end
+        kept.append(words[cut:])
+        return " ".join(" ".join(kept).split())
+
+    def hedged(self, plain_text: str, words: str) -> bool:
+        """Whether something in the message makes a denial uncertain ("probably", "but"), or
+        says it holds for now only ("not tonight", "hoy no")."""
+        if self.hedge is not None and self.hedge.search(words):
+            return True
+        if self.hedge_near is None or not self.hedge_near.search(words):
+            return False
+        for start, end in self._denials(plain_text, words):
+            near = " ".join(words[:start].split()[-1:] + words[end:].split()[:3])
+            if self.hedge_near.search(near):
+                return True
+        return False
+
+    def _denials(self, plain_text: str, words: str) -> list[tuple[int, int]]:
+        """Where in `words` each crisis phrase is denied, from its negation to its end; none
+        when a crisis phrase is not denied at all."""
+        if self.denial is None:
+            return []
         spans: list[tuple[int, int]] = []
         for text, rules in (
             (plain_text, self.crisis_plain + self.mention_plain),
@@ -249,32 +287,16 @@ class Rules:
                 for m in pattern.finditer(text):
                     negation = self.denial.search(text[: m.start()])
                     if negation is None:
-                        return None
+                        return []
                     if text is words:
                         spans.append((negation.start(), m.end()))
-        if not spans:
-            return None
         merged: list[tuple[int, int]] = []
         for start, end in sorted(spans):  # "going to hurt" inside "not going to hurt myself"
             if merged and start <= merged[-1][1]:
                 merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
             else:
                 merged.append((start, end))
-        kept = []
-        cut = 0
-        for start, end in merged:
-            # "not tonight", "hoy no": a denial for now only
-            near = " ".join(words[:start].split()[-1:] + words[end:].split()[:3])
-            if self.hedge_near is not None and self.hedge_near.search(near):
-                return None
-            kept.append(words[cut:start])
-            cut = end
-        kept.append(words[cut:])
-        return " ".join(" ".join(kept).split())
-
-    def hedged(self, words: str) -> bool:
-        """Whether something in the message makes a denial uncertain ("probably", "but")."""
-        return bool(self.hedge is not None and self.hedge.search(words))
+        return merged
 
     def _any_crisis_words(self, plain_text: str, expanded: str, words: str) -> bool:
         """Whether any crisis phrase or mention is in the message, in any of its forms."""

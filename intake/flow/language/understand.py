@@ -48,10 +48,12 @@ class Language:
         self.normaliser = Normaliser(spec.shorthand, languages)
         vocab: dict[str, set[str]] = {lang: set() for lang in languages}
 
+        stems: set[str] = set()
+
         def add(text: str, lang: str) -> None:
-            vocab.setdefault(lang, set()).update(
-                w.rstrip("*") for w in self.normaliser.expand(text, lang).split()
-            )
+            words = self.normaliser.expand(text, lang).split()
+            stems.update(w.rstrip("*") for w in words if w.endswith("*"))
+            vocab.setdefault(lang, set()).update(w.rstrip("*") for w in words)
 
         for intent_words in spec.intents.values():
             for words_table in (intent_words.keywords, intent_words.phrases):
@@ -72,6 +74,14 @@ class Language:
             for lang, texts in examples_by_language.items():
                 for text in texts:
                     seen.update((w, lang) for w in self.normaliser.expand(text, lang).split())
+        # A rule's `suicid*` matches "suicidal" and "suicide": the long forms the examples use
+        # often are what typos of them ("suicdial") are corrected to, not the bare stem. Only
+        # long stems and words: one letter off a short one is often another word ("taped" is
+        # not "raped", "clapping" not "slapping").
+        starts = tuple(sorted(s for s in stems if len(s) >= 6))
+        targets |= {
+            w for (w, _), n in seen.items() if n > 2 and len(w) >= 7 and w.startswith(starts)
+        }
         near = Normaliser(spec.shorthand, languages)
         near.learn(targets, spec.fuzzy_min_length, targets)
         for (word, lang), n in seen.items():
@@ -222,7 +232,7 @@ class Language:
             # "i dont want to die, i want to live"; "i would never kill myself, my faith
             # keeps me going": a plain denial and something else said beside it
             bar = self.spec.reassured_confidence
-        elif doubt == "negated" and self.rules.hedged(words):
+        elif doubt == "negated" and self.rules.hedged(plain_text, words):
             # "i would never kill myself but i think about it a lot", "no me voy a matar, creo":
             # a denial that takes itself back is a mention like any other
             bar = self.spec.mention_confidence
