@@ -66,6 +66,11 @@ def test_it_corrects_typos_to_the_forms_a_stem_rule_matches(
     assert flow.language.normaliser.correct(typo) == meant
 
 
+def test_it_reads_a_dropped_g_as_said(flow: Flow) -> None:
+    words = flow.language.normaliser.words
+    assert words("tryin to sleep, bleedin a lil", "en") == "trying to sleep bleeding a lil"
+
+
 @pytest.mark.parametrize("word", ["clapping", "lunches", "licking", "drowsing", "taped"])
 def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str) -> None:
     assert flow.language.normaliser.correct(word) == word
@@ -478,6 +483,12 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         # a typo of a long crisis word
         ("feeling sucidal again", "en", "suicide"),
         ("me aventó contra la pared y sigue aquí", "es", "danger"),
+        # "not fine", "no estoy bien" end the negated thought: what follows is said
+        ("im fine. not fine. hes listening", "en", "danger"),
+        ("no estoy bien, me quiere matar", "es", "danger"),
+        # a dropped g is said that way, not a typo
+        ("somebody tryin to break in", "en", "danger"),
+        ("the doors are locked and the driver wont let me out", "en", "danger"),
     ],
 )
 def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(

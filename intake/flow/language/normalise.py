@@ -68,7 +68,10 @@ class Normaliser:
         for word in plain(text).split():
             if _STRETCHED.search(word):
                 word = self.unstretch(word)
-            words.append(table.get(word, word))
+            word = table.get(word, word)
+            if word.endswith("in") and word not in self.vocabulary and word + "g" in self.vocabulary:
+                word += "g"  # said, not a typo: "breakin", "tryin" (not "train")
+            words.append(word)
         return " ".join(words)
 
     def words(self, text: str, language: str) -> str:

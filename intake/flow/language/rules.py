@@ -9,8 +9,9 @@ from ..model import CrisisSpec, LanguageSpec
 from ..text import phrase_pattern, plain
 from .normalise import Normaliser
 
-# words that start another clause: a negation before one does not reach past it
-_CLAUSE = "if|si|when|cuando|because|porque"
+# words that start another clause, or end the negated one ("no estoy bien, me quiere matar",
+# "not safe, hes got a gun"): a negation before one does not reach past it
+_CLAUSE = "if|si|when|cuando|because|porque|fine|ok|okay|alright|good|well|safe|bien|seguro|segura"
 _STARTS_CLAUSE = re.compile(rf"(?:{_CLAUSE})\b")
 
 
@@ -77,7 +78,8 @@ class Rules:
         negations += [plain(n) for ns in crisis.negations.values() for n in ns]
         # a negation up to three words before the phrase: "im not going to hurt myself", but
         # not across "but" or into another clause: "im not suicidal but i burned myself",
-        # "text me, not call. if he hears the phone..."; and not one that says it
+        # "text me, not call. if he hears the phone...", "im fine. not fine. hes listening";
+        # and not one that says it
         # goes on: "i can not stop cutting", "no puedo dejar de cortarme"
         self.negation = (
             re.compile(
