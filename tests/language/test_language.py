@@ -489,6 +489,11 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         # a dropped g is said that way, not a typo
         ("somebody tryin to break in", "en", "danger"),
         ("the doors are locked and the driver wont let me out", "en", "danger"),
+        # danger in a detail of another question, or behind a calm word ("church", "make you")
+        ("do you take aetna. also my roommate held a gun to my head last night", "en", "danger"),
+        ("youth pastor locks the office door when im alone with him, is that ok", "en", "danger"),
+        ("does this make you sleepy? coach said hell lock you in his office again", "en", "danger"),
+        ("my friend texted me help an hour ago and now her phone is off", "en", "danger"),
     ],
 )
 def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(

@@ -69,7 +69,8 @@ class Normaliser:
             if _STRETCHED.search(word):
                 word = self.unstretch(word)
             word = table.get(word, word)
-            if word.endswith("in") and word not in self.vocabulary and word + "g" in self.vocabulary:
+            known = self.vocabulary
+            if word.endswith("in") and word not in known and word + "g" in known:
                 word += "g"  # said, not a typo: "breakin", "tryin" (not "train")
             words.append(word)
         return " ".join(words)
