@@ -79,8 +79,7 @@ class Rules:
         # a negation up to three words before the phrase: "im not going to hurt myself", but
         # not across "but" or into another clause: "im not suicidal but i burned myself",
         # "text me, not call. if he hears the phone...", "im fine. not fine. hes listening";
-        # and not one that says it
-        # goes on: "i can not stop cutting", "no puedo dejar de cortarme"
+        # and not one that says it goes on: "i can not stop cutting", "no puedo dejar de cortarme"
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
@@ -249,10 +248,10 @@ class Rules:
         """The message without its crisis phrases when it plainly denies every one of them and
         nothing hedges the denial ("i would never kill myself, my faith keeps me going" ->
         "i would my faith keeps me going"); None otherwise ("im not gonna... probably")."""
-        if self.hedged(plain_text, words):
+        if self.hedge is not None and self.hedge.search(words):
             return None
         spans = self._denials(plain_text, words)
-        if not spans:
+        if not spans or self._for_now(words, spans):
             return None
         kept = []
         cut = 0
@@ -268,8 +267,14 @@ class Rules:
         if self.hedge is not None and self.hedge.search(words):
             return True
         if self.hedge_near is None or not self.hedge_near.search(words):
+            return False  # most messages: no need to look for the denials
+        return self._for_now(words, self._denials(plain_text, words))
+
+    def _for_now(self, words: str, spans: list[tuple[int, int]]) -> bool:
+        """Whether "tonight", "hoy" and the like stand right beside a denial."""
+        if self.hedge_near is None:
             return False
-        for start, end in self._denials(plain_text, words):
+        for start, end in spans:
             near = " ".join(words[:start].split()[-1:] + words[end:].split()[:3])
             if self.hedge_near.search(near):
                 return True
