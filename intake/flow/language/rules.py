@@ -9,10 +9,11 @@ from ..model import CrisisSpec, LanguageSpec
 from ..text import phrase_pattern, plain
 from .normalise import Normaliser
 
-# words that start another clause, or end the negated one ("no estoy bien, me quiere matar",
-# "not safe, hes got a gun"): a negation before one does not reach past it
-_CLAUSE = "if|si|when|cuando|because|porque|fine|ok|okay|alright|good|well|safe|bien|seguro|segura"
-_STARTS_CLAUSE = re.compile(rf"(?:{_CLAUSE})\b")
+# a negation does not reach past a word that starts another clause ("if he hears..."), nor past
+# one that ends the negated thought ("no estoy bien, me quiere matar", "not safe, hes got a gun")
+_STARTS = "if|si|when|cuando|because|porque"
+_ENDS = "fine|ok|okay|alright|good|well|safe|bien|seguro|segura"
+_STARTS_CLAUSE = re.compile(rf"(?:{_STARTS})\b")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class Rules:
                 + _alternation(negations)
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
                 + r"|(?:dejo|deja|paro) de)\b)"
-                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|{_CLAUSE})\b)\S+){{0,3}}\s*$"
+                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|{_STARTS}|{_ENDS})\b)\S+){{0,3}}\s*$"
             )
             if negations
             else None
