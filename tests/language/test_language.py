@@ -127,6 +127,8 @@ def test_it_keeps_a_past_tense_a_past_tense(flow: Flow, word: str, meant: str) -
 
 def test_it_reads_spanish_written_as_it_sounds(flow: Flow) -> None:
     assert flow.language.normaliser.words("no kiero bibir", "es") == "no quiero vivir"
+    # spelled as said is not a typo: crisis phrases read it as sure as the spelled word
+    assert flow.language.normaliser.expand("no quiero bibir", "es") == "no quiero vivir"
     assert flow.language.normaliser.words("meet me in the hall", "en") == "meet me in the hall"
     found = flow.language.read("ya no kiero bibir", "es").crisis
     assert found is not None and found[0] == "suicide"
@@ -276,6 +278,11 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("kids are at grandmas so nobody will find me till sunday", "suicide"),
         ("si me estrello con el carro no va a ser accidente", "suicide"),
         ("phone off after this. just wanted somebody to know i was here", "suicide"),
+        # said in passing: followed, a weapon in the lap, not being around, a child's room
+        ("can i still come in at 9, a truck has been following me for six blocks", "danger"),
+        ("is the pharmacy open late. got the rifle in my lap again", "suicide"),
+        ("pls give my intake slot to someone else, i wont be around much longer", "suicide"),
+        ("my uncle comes into my room at night when mom works late", "danger"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -399,6 +406,10 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         # the euphemisms
         ("my boyfriend gets rough with me when hes dope sick", "en", "danger"),
         ("mi novio se pone agresivo cuando no tiene pastillas", "es", "danger"),
+        # a reassurance beside harm done now
+        ("he pushed me down the steps but im ok, hes still in the house", "en", "danger"),
+        ("me estoy arrancando el pelo otra vez, ya me sangra", "es", "self_harm"),
+        ("ia no quiero bibir, estoi sola aqui", "es", "suicide"),
     ],
 )
 def test_it_takes_harm_meant_in_a_calm_place_seriously(

@@ -72,6 +72,8 @@ class Normaliser:
             known = self.vocabulary
             if word.endswith("in") and word not in known and word + "g" in known:
                 word += "g"  # said, not a typo: "breakin", "tryin" (not "train")
+            elif language == "es" and word not in known:
+                word = self._as_said(word)  # written as said: "bibir" is "vivir"
             words.append(word)
         return " ".join(words)
 
@@ -97,6 +99,14 @@ class Normaliser:
             return one
         return two
 
+    def _as_said(self, word: str) -> str:
+        """The vocabulary word spelled as it sounds in Spanish: "bibir" -> "vivir"; never a
+        short word ("hall" is not "hay")."""
+        for heard in _sound_alikes(word) if len(word) >= 4 else ():
+            if heard in self.vocabulary and len(heard) >= 4:
+                return heard
+        return word
+
     @lru_cache(maxsize=4096)  # noqa: B019 - one Normaliser per loaded flow
     def correct(self, word: str) -> str:
         """The vocabulary word `word` was meant to be, when one or two letters are off."""
@@ -105,10 +115,9 @@ class Normaliser:
         single = _DOUBLED.sub(r"\1", word)  # "yess" -> "yes", "diee" -> "die"
         if single != word and single in self.vocabulary:
             return single
-        for heard in _sound_alikes(word) if len(word) >= 4 else ():
-            # written as said: "bibir" -> "vivir"; never to a short word ("hall" is not "hay")
-            if heard in self.vocabulary and len(heard) >= 4:
-                return heard
+        heard = self._as_said(word)
+        if heard != word:
+            return heard
         n = len(word)
         if n < self.fuzzy_min_length:
             return word  # never fuzzy on short words: no, si, ok, od
