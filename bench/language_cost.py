@@ -30,6 +30,7 @@ from intake.config import Settings
 started = time.perf_counter()
 app = create_app(Settings.from_env())
 elapsed = time.perf_counter() - started
+intake.app.keep_for_life()  # as gunicorn's post_worker_init does once the app is loaded
 flow = app.extensions["intake"].flow
 for text in ["are opioids addictive?", "i want it all to end", "can someone call me tonight"] * 50:
     flow.language.read(text, "en")
