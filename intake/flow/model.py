@@ -247,6 +247,9 @@ class CrisisSpec(Strict):
     hedges: dict[str, list[str]] = {}
     # language -> the same, only right next to the denial ("not tonight", "hoy no")
     hedges_near: dict[str, list[str]] = {}
+    # language -> words saying it happens now ("tonight", "ahorita"): talk of the past beside
+    # them is doubt, not the reassurance that needs the classifier's highest bar
+    present: dict[str, list[str]] = {}
 
     @model_validator(mode="after")
     def _veto_names_categories(self) -> CrisisSpec:

@@ -283,6 +283,11 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("is the pharmacy open late. got the rifle in my lap again", "suicide"),
         ("pls give my intake slot to someone else, i wont be around much longer", "suicide"),
         ("my uncle comes into my room at night when mom works late", "danger"),
+        ("she picks at her arms until they bleed when shes alone", "self_harm"),
+        ("his lips look gray and he keeps nodding off", "overdose"),
+        ("i have a plan and a date now", "suicide"),
+        ("gg everyone, see you never", "suicide"),
+        ("my aunt shook the baby so hard he went quiet", "danger"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -410,6 +415,8 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("he pushed me down the steps but im ok, hes still in the house", "en", "danger"),
         ("me estoy arrancando el pelo otra vez, ya me sangra", "es", "self_harm"),
         ("ia no quiero bibir, estoi sola aqui", "es", "suicide"),
+        ("compre veneno para ratas y no es para las ratas", "es", "suicide"),
+        ("la vecina esta sacudiendo al bebe y no para", "es", "danger"),
     ],
 )
 def test_it_takes_harm_meant_in_a_calm_place_seriously(
@@ -512,6 +519,19 @@ def test_it_keeps_hedged_denials_harm_meant_and_emergencies_a_crisis(
 ) -> None:
     found = flow.language.read(text, lang).crisis
     assert found is not None and (category is None or found[0] == category)
+
+
+def test_talk_of_the_past_beside_tonight_is_doubt_not_reassurance(flow: Flow) -> None:
+    # No crisis word, "when i was a kid" beside "tonight", and a classifier that splits the
+    # message between danger and suicide: neither alone clears the bar doubt sets, together
+    # they do; without "tonight" the past would have set the higher bar of reassurance.
+    text = (
+        "when i was a kid we came to this beach every summer. im back alone and i dont have "
+        "anything left and im thinking about swimming out tonight"
+    )
+    assert flow.language.read(text, "en").crisis is not None
+    assert flow.language.rules.now(flow.language.normaliser.words(text, "en"))
+    assert not flow.language.rules.now("im doing a lot better now")
 
 
 def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:

@@ -108,6 +108,7 @@ class Rules:
         )
         self.hedge = phrase_pattern(_expand_all(normaliser, crisis.hedges))
         self.hedge_near = phrase_pattern(_expand_all(normaliser, crisis.hedges_near))
+        self.present = phrase_pattern(_expand_all(normaliser, crisis.present))
         self.calm: dict[str, re.Pattern[str]] = {}
         # any calm phrase at all: most messages have none, and one search tells
         self.any_calm = phrase_pattern(
@@ -339,6 +340,10 @@ class Rules:
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""
         return bool(self.context and self.context.search(words))
+
+    def now(self, words: str) -> bool:
+        """Whether the message says something happens now ("tonight", "right now")."""
+        return bool(self.present and self.present.search(words))
 
 
 def _expand_all(normaliser: Normaliser, by_language: dict[str, list[str]]) -> list[str]:

@@ -236,9 +236,12 @@ class Language:
             # "i would never kill myself but i think about it a lot", "no me voy a matar, creo":
             # a denial that takes itself back is a mention like any other
             bar = self.spec.mention_confidence
-        elif doubt == "negated" or (mention is None and "all" in calm):
+        elif doubt == "negated" or (
+            mention is None and "all" in calm and not self.rules.now(words)
+        ):
             # "im not suicidal or anything"; no crisis word at all, and talk of a film, of
             # the past or of being fine: "i think about death sometimes, not planning anything"
+            # (but "we came here when i was a kid ... swimming out tonight" is only in doubt)
             bar = self.spec.negated_confidence
         elif doubt or (mention is not None and self.rules.calm_context(words)):
             bar = self.spec.context_confidence  # "overdosed last year", an answer to a question
@@ -246,7 +249,12 @@ class Language:
             bar = self.spec.mention_confidence
         else:
             bar = self.spec.crisis_confidence
-        if crisis[0][1] < bar:  # the likeliest crisis class alone must clear the bar
+        # In doubt, the classifier must be sure that it is a crisis at all: a caller it reads
+        # as half suicide, half danger ("walking out into the water tonight", after talk of the
+        # past) is as sure as one it reads as suicide. Otherwise the likeliest class alone must
+        # clear the bar: a short calm message spread thin over the classes is no signal.
+        sure = sum(p for _, p in crisis) if bar >= self.spec.context_confidence else crisis[0][1]
+        if sure < bar:
             return None
         category = self._category(ranked) or (mention[0] if mention else None)
         return category or self.crisis_classes[crisis[0][0]], mention[1] if mention else language
