@@ -288,6 +288,8 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("i have a plan and a date now", "suicide"),
         ("gg everyone, see you never", "suicide"),
         ("my aunt shook the baby so hard he went quiet", "danger"),
+        ("my stepdad keeps coming into my room at night", "danger"),
+        ("his lips are grey and hes out cold on the bathroom floor", "overdose"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -339,6 +341,7 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "that show was so sad i wanted to die",
         "beats me lol, no idea what time they open",
         "i took my keys to the locksmith, can someone call me after",
+        "the tackle knocked him out cold but hes fine now",
         "my ex used to scare me but he moved out of state years ago and nothing has happened since",
         "i feel trapped in my addiction, what are my options",
     ],
@@ -417,6 +420,12 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
         ("ia no quiero bibir, estoi sola aqui", "es", "suicide"),
         ("compre veneno para ratas y no es para las ratas", "es", "suicide"),
         ("la vecina esta sacudiendo al bebe y no para", "es", "danger"),
+        (
+            "my neighbor threatens me with a machete, i get panic attacks every time i go out",
+            "en",
+            "danger",
+        ),
+        ("me estoy rasguñando otra vez, tengo el brazo en carne viva", "es", "self_harm"),
     ],
 )
 def test_it_takes_harm_meant_in_a_calm_place_seriously(

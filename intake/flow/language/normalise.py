@@ -73,7 +73,7 @@ class Normaliser:
             if word.endswith("in") and word not in known and word + "g" in known:
                 word += "g"  # said, not a typo: "breakin", "tryin" (not "train")
             elif language == "es" and word not in known:
-                word = self._as_said(word)  # written as said: "bibir" is "vivir"
+                word = self.as_said(word)  # written as said: "bibir" is "vivir"
             words.append(word)
         return " ".join(words)
 
@@ -99,7 +99,7 @@ class Normaliser:
             return one
         return two
 
-    def _as_said(self, word: str) -> str:
+    def as_said(self, word: str) -> str:
         """The vocabulary word spelled as it sounds in Spanish: "bibir" -> "vivir"; never a
         short word ("hall" is not "hay")."""
         for heard in _sound_alikes(word) if len(word) >= 4 else ():
@@ -115,7 +115,7 @@ class Normaliser:
         single = _DOUBLED.sub(r"\1", word)  # "yess" -> "yes", "diee" -> "die"
         if single != word and single in self.vocabulary:
             return single
-        heard = self._as_said(word)
+        heard = self.as_said(word)
         if heard != word:
             return heard
         n = len(word)

@@ -88,9 +88,11 @@ class Language:
             # ... unless one letter from a much commoner rule word of the same language, and
             # seldom written: "opiods" is a typo of "opioids", while "bueno" is a word of its
             # own beside "buenas", and "hand", "might", "buried" and "short" (written often)
-            # are not "and", "night", "burned" and "shoot"; nor English "loss" Spanish "los"
+            # are not "and", "night", "burned" and "shoot"; nor English "loss" Spanish "los";
+            # and Spanish written as it sounds ("bibir") is read as the word however often
             fixed = near.correct(word) if word not in targets else word
-            typo = (
+            said = lang == "es" and fixed != word and near.as_said(word) == fixed
+            typo = said or (
                 fixed != word
                 and OSA.distance(fixed, word) == 1
                 and n * 5 < seen[(fixed, lang)]
