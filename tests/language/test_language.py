@@ -290,6 +290,8 @@ def test_it_offers_two_intents_when_unsure(flow: Flow) -> None:
         ("my aunt shook the baby so hard he went quiet", "danger"),
         ("my stepdad keeps coming into my room at night", "danger"),
         ("his lips are grey and hes out cold on the bathroom floor", "overdose"),
+        ("gonna take a nap, the permanent kind", "suicide"),
+        ("the voices keep telling me its time", "suicide"),
     ],
 )
 def test_it_catches_crisis_language(flow: Flow, text: str, category: str) -> None:
@@ -426,6 +428,7 @@ def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str)
             "danger",
         ),
         ("me estoy rasguñando otra vez, tengo el brazo en carne viva", "es", "self_harm"),
+        ("hay una nina sola en la calle llorando y ningun adulto", "es", "danger"),
     ],
 )
 def test_it_takes_harm_meant_in_a_calm_place_seriously(
