@@ -80,13 +80,16 @@ class Rules:
         # a negation up to three words before the phrase: "im not going to hurt myself", but
         # not across "but" or into another clause: "im not suicidal but i burned myself",
         # "text me, not call. if he hears the phone...", "im fine. not fine. hes listening";
-        # and not one that says it goes on: "i can not stop cutting", "no puedo dejar de cortarme"
+        # and not one that says it goes on: "i can not stop cutting", "no puedo dejar de cortarme",
+        # nor a doubt that anyone could stop it: "i dont think anyone can talk me out of it", "no
+        # creo que nadie me convenza", nor not caring: "i dont care if i die"
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
                 + _alternation(negations)
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
-                + r"|(?:dejo|deja|paro) de)\b)"
+                + r"|(?:dejo|deja|paro) de|(?:think|believe) (?:anyone|anybody|any one)"
+                + r"|care (?:if|whether)|creo que nadie|me importa si)\b)"
                 + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|{_STARTS}|{_ENDS})\b)\S+){{0,3}}\s*$"
             )
             if negations
