@@ -557,6 +557,49 @@ def test_a_negation_undoes_a_calm_context(flow: Flow) -> None:
     assert "self_harm" in calm(stove, stove)
 
 
+def test_a_negation_ending_a_sentence_does_not_undo_the_calm_context_after_it(
+    flow: Flow,
+) -> None:
+    # "is that a panic attack" follows "im not"; "panic attack" inside it stands on its own
+    calm = flow.language.rules.calm_categories
+    text = "it feels like im gonna die but i know im not is that a panic attack"
+    assert "all" in calm(text, text)
+    assert "all" not in calm("its not a panic attack", "its not a panic attack")
+    symptom = (
+        "before exams my heart pounds and it feels like im gonna die but i know im not. "
+        "is that a panic attack?"
+    )
+    assert flow.language.read(symptom, "en").crisis is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i dont think anyone can talk me out of it anymore",
+        "i dont care if i die tonight",
+    ],
+)
+def test_a_negation_that_doubts_anyone_could_stop_it_is_no_denial(flow: Flow, text: str) -> None:
+    language = flow.language
+    lang = "en"
+    p = plain(text)
+    expanded = language.normaliser.expand(text, lang)
+    words = language.normaliser.words(text, lang)
+    sure, _mention, doubt = language.rules.crisis(p, expanded, words, lang, set())
+    assert sure is not None and doubt == "", (sure, doubt)
+
+
+def test_not_like_i_want_to_is_a_denial(flow: Flow) -> None:
+    text = "feeling sad since winter, not like i want to hurt myself or anything, just heavy"
+    language = flow.language
+    words = language.normaliser.words(text, "en")
+    _sure, mention, doubt = language.rules.crisis(
+        plain(text), language.normaliser.expand(text, "en"), words, "en", set()
+    )
+    assert mention is not None and doubt == "negated"
+    assert language.read(text, "en").crisis is None
+
+
 def test_it_regenerates_the_promoted_splits_file() -> None:
     from .promote import TARGET, render
 

@@ -337,8 +337,17 @@ class Rules:
         }
 
     def _affirmed(self, pattern: re.Pattern[str], text: str) -> bool:
-        """Whether `pattern` is in `text` once at least without a negation just before."""
-        return any(not self.calm_negation.search(text[: m.start()]) for m in pattern.finditer(text))
+        """Whether `pattern` is in `text` once at least without a negation just before.
+
+        Matches may overlap: in "i know im not. is that a panic attack" the negation ends the
+        sentence before "is that a panic attack", and "panic attack" inside it still counts.
+        """
+        start = 0
+        while (m := pattern.search(text, start)) is not None:
+            if not self.calm_negation.search(text[: m.start()]):
+                return True
+            start = m.start() + 1
+        return False
 
     def calm_context(self, words: str) -> bool:
         """Whether the message talks about the past or asks in general ("years ago")."""
