@@ -717,3 +717,64 @@ def test_it_scores_a_message_as_the_plain_formula_does(flow: Flow) -> None:
         assert [c for c, _ in got][:3] == sorted(expected, key=lambda c: (-expected[c], c))[:3]
         for c, p in got:
             assert p == pytest.approx(expected[c], abs=1e-9), (words, c)
+
+
+def _rules_crisis(flow: Flow, text: str, lang: str) -> tuple[object, object, str]:
+    language = flow.language
+    words = language.normaliser.words(text, lang)
+    calm = language.rules.calm_categories(plain(text), words)
+    return language.rules.crisis(
+        plain(text), language.normaliser.expand(text, lang), words, lang, calm
+    )
+
+
+def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
+    # "no" ends its own thought: the "i" after it starts another one
+    sure, _mention, doubt = _rules_crisis(flow, "ok no more sarcasm i want to die", "en")
+    assert sure == ("suicide", "en") and doubt == ""
+    _sure, mention, doubt = _rules_crisis(flow, "i dont want to die", "en")
+    assert mention == ("suicide", "en") and doubt == "negated"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("people think im clumsy but im the one doing it to myself, with a lighter", "en"),
+        ("dicen que fue cocinando pero me lo hago yo con el encendedor", "es"),
+        ("nos reimos jaja pero mi primo me anda buscando con un cuchillo", "es"),
+    ],
+)
+def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
+    flow: Flow, text: str, lang: str
+) -> None:
+    words = flow.language.normaliser.words(text, lang)
+    assert flow.language.rules.calm_categories(plain(text), words) == set()
+    assert flow.language.read(text, lang).crisis is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "category"),
+    [
+        ("someone is pounding on my door yelling my name", "en", "danger"),
+        ("mi ex esta tumbando la puerta", "es", "danger"),
+        ("my cousin is holding a lighter to her own arm", "en", "self_harm"),
+        ("se pasa la navaja por su propio brazo", "es", "self_harm"),
+    ],
+)
+def test_it_knows_doors_broken_in_and_harm_to_ones_own_body(
+    flow: Flow, text: str, lang: str, category: str
+) -> None:
+    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
+    assert sure is not None and sure[0] == category
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("false alarm, he was only asleep on the couch. sorry for the scare", "en"),
+        ("ya me quiero morir del calor, 45 grados hoy", "es"),
+    ],
+)
+def test_a_scare_called_off_or_the_heat_is_a_calm_context(flow: Flow, text: str, lang: str) -> None:
+    words = flow.language.normaliser.words(text, lang)
+    assert "all" in flow.language.rules.calm_categories(plain(text), words)

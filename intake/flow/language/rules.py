@@ -82,7 +82,8 @@ class Rules:
         # "text me, not call. if he hears the phone...", "im fine. not fine. hes listening";
         # and not one that says it goes on: "i can not stop cutting", "no puedo dejar de cortarme",
         # nor a doubt that anyone could stop it: "i dont think anyone can talk me out of it", "no
-        # creo que nadie me convenza", nor not caring: "i dont care if i die"
+        # creo que nadie me convenza", nor not caring: "i dont care if i die"; nor past "i",
+        # which starts a thought of its own: "heres no humor: i want to die"
         self.negation = (
             re.compile(
                 r"(?:^|\s)(?:"
@@ -90,7 +91,7 @@ class Rules:
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
                 + r"|(?:dejo|deja|paro) de|(?:think|believe) (?:anyone|anybody|any one)"
                 + r"|care (?:if|whether)|creo que nadie|me importa si)\b)"
-                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|{_STARTS}|{_ENDS})\b)\S+){{0,3}}\s*$"
+                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|i|{_STARTS}|{_ENDS})\b)\S+){{0,3}}\s*$"
             )
             if negations
             else None
