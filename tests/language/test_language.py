@@ -572,6 +572,19 @@ def test_a_negation_ending_a_sentence_does_not_undo_the_calm_context_after_it(
     assert flow.language.read(symptom, "en").crisis is None
 
 
+def _rules_crisis(
+    flow: Flow, text: str, lang: str, calm: set[str] | None = None
+) -> tuple[tuple[str, str] | None, tuple[str, str] | None, str]:
+    """The rules' (crisis, mention, doubt) for `text`; `calm`: the message's calm cues."""
+    language = flow.language
+    words = language.normaliser.words(text, lang)
+    if calm is None:
+        calm = language.rules.calm_categories(plain(text), words)
+    return language.rules.crisis(
+        plain(text), language.normaliser.expand(text, lang), words, lang, calm
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -580,24 +593,15 @@ def test_a_negation_ending_a_sentence_does_not_undo_the_calm_context_after_it(
     ],
 )
 def test_a_negation_that_doubts_anyone_could_stop_it_is_no_denial(flow: Flow, text: str) -> None:
-    language = flow.language
-    lang = "en"
-    p = plain(text)
-    expanded = language.normaliser.expand(text, lang)
-    words = language.normaliser.words(text, lang)
-    sure, _mention, doubt = language.rules.crisis(p, expanded, words, lang, set())
+    sure, _mention, doubt = _rules_crisis(flow, text, "en", set())
     assert sure is not None and doubt == "", (sure, doubt)
 
 
 def test_not_like_i_want_to_is_a_denial(flow: Flow) -> None:
     text = "feeling sad since winter, not like i want to hurt myself or anything, just heavy"
-    language = flow.language
-    words = language.normaliser.words(text, "en")
-    _sure, mention, doubt = language.rules.crisis(
-        plain(text), language.normaliser.expand(text, "en"), words, "en", set()
-    )
+    _sure, mention, doubt = _rules_crisis(flow, text, "en", set())
     assert mention is not None and doubt == "negated"
-    assert language.read(text, "en").crisis is None
+    assert flow.language.read(text, "en").crisis is None
 
 
 def test_it_regenerates_the_promoted_splits_file() -> None:
@@ -717,15 +721,6 @@ def test_it_scores_a_message_as_the_plain_formula_does(flow: Flow) -> None:
         assert [c for c, _ in got][:3] == sorted(expected, key=lambda c: (-expected[c], c))[:3]
         for c, p in got:
             assert p == pytest.approx(expected[c], abs=1e-9), (words, c)
-
-
-def _rules_crisis(flow: Flow, text: str, lang: str) -> tuple[object, object, str]:
-    language = flow.language
-    words = language.normaliser.words(text, lang)
-    calm = language.rules.calm_categories(plain(text), words)
-    return language.rules.crisis(
-        plain(text), language.normaliser.expand(text, lang), words, lang, calm
-    )
 
 
 def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
