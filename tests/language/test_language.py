@@ -773,3 +773,46 @@ def test_it_knows_doors_broken_in_and_harm_to_ones_own_body(
 def test_a_scare_called_off_or_the_heat_is_a_calm_context(flow: Flow, text: str, lang: str) -> None:
     words = flow.language.normaliser.words(text, lang)
     assert "all" in flow.language.rules.calm_categories(plain(text), words)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "category"),
+    [
+        ("my daughter holds her palm on the stove to punish herself", "en", "self_harm"),
+        ("mi hijo se quema con la estufa para castigarse", "es", "self_harm"),
+        ("my roommate is seizing on the floor, we just got back from the vigil", "en", "overdose"),
+        ("mi hermano esta convulsionando en el sillon", "es", "overdose"),
+        ("my cousin posted goodbye everyone and turned off her phone", "en", "suicide"),
+        ("mi prima publico adios a todos y ya no contesta", "es", "suicide"),
+        ("he texted me tell everybody i tried", "en", "suicide"),
+    ],
+)
+def test_harm_meant_seizures_now_and_goodbyes_to_everyone_are_a_crisis(
+    flow: Flow, text: str, lang: str, category: str
+) -> None:
+    reading = flow.language.read(text, lang)
+    assert reading.crisis is not None and reading.crisis[0] == category, reading.crisis
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "calm"),
+    [
+        ("saw a tiktok of a guy with blue lips, just wondering how common that is", "en", "all"),
+        ("lost my grandpa to suicide when i was small, i think of him on holidays", "en", "all"),
+        ("every cramp i think the baby is dying, i know its just my anxiety", "en", "all"),
+        ("where do i get a trigger lock for the gun now that the baby is here", "en", "danger"),
+        ("ya nos separamos y me siento tranquila, gracias", "es", "danger"),
+        ("quiero tener naloxona en casa por si acaso", "es", "overdose"),
+    ],
+)
+def test_grief_safe_storage_and_worries_known_as_worries_are_calm(
+    flow: Flow, text: str, lang: str, calm: str
+) -> None:
+    words = flow.language.normaliser.words(text, lang)
+    assert calm in flow.language.rules.calm_categories(plain(text), words)
+
+
+def test_a_parent_who_has_said_nothing_of_harm_is_a_negated_mention(flow: Flow) -> None:
+    text = "my son seems down but he hasnt said anything about hurting himself"
+    _sure, mention, doubt = _rules_crisis(flow, text, "en")
+    assert mention is not None and doubt == "negated"
