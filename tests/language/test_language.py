@@ -585,6 +585,13 @@ def _rules_crisis(
     )
 
 
+def _calm_cues(flow: Flow, text: str, lang: str) -> set[str]:
+    """The crisis categories (or "all") the rules find a calm context for in `text`."""
+    return flow.language.rules.calm_categories(
+        plain(text), flow.language.normaliser.words(text, lang)
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -742,8 +749,7 @@ def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
 def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
     flow: Flow, text: str, lang: str
 ) -> None:
-    words = flow.language.normaliser.words(text, lang)
-    assert flow.language.rules.calm_categories(plain(text), words) == set()
+    assert _calm_cues(flow, text, lang) == set()
     assert flow.language.read(text, lang).crisis is not None
 
 
@@ -761,18 +767,6 @@ def test_it_knows_doors_broken_in_and_harm_to_ones_own_body(
 ) -> None:
     sure, _mention, _doubt = _rules_crisis(flow, text, lang)
     assert sure is not None and sure[0] == category
-
-
-@pytest.mark.parametrize(
-    ("text", "lang"),
-    [
-        ("false alarm, he was only asleep on the couch. sorry for the scare", "en"),
-        ("ya me quiero morir del calor, 45 grados hoy", "es"),
-    ],
-)
-def test_a_scare_called_off_or_the_heat_is_a_calm_context(flow: Flow, text: str, lang: str) -> None:
-    words = flow.language.normaliser.words(text, lang)
-    assert "all" in flow.language.rules.calm_categories(plain(text), words)
 
 
 @pytest.mark.parametrize(
@@ -797,6 +791,8 @@ def test_harm_meant_seizures_now_and_goodbyes_to_everyone_are_a_crisis(
 @pytest.mark.parametrize(
     ("text", "lang", "calm"),
     [
+        ("false alarm, he was only asleep on the couch. sorry for the scare", "en", "all"),
+        ("ya me quiero morir del calor, 45 grados hoy", "es", "all"),
         ("saw a tiktok of a guy with blue lips, just wondering how common that is", "en", "all"),
         ("lost my grandpa to suicide when i was small, i think of him on holidays", "en", "all"),
         ("every cramp i think the baby is dying, i know its just my anxiety", "en", "all"),
@@ -805,11 +801,10 @@ def test_harm_meant_seizures_now_and_goodbyes_to_everyone_are_a_crisis(
         ("quiero tener naloxona en casa por si acaso", "es", "overdose"),
     ],
 )
-def test_grief_safe_storage_and_worries_known_as_worries_are_calm(
+def test_scares_called_off_grief_safe_storage_and_known_worries_are_calm(
     flow: Flow, text: str, lang: str, calm: str
 ) -> None:
-    words = flow.language.normaliser.words(text, lang)
-    assert calm in flow.language.rules.calm_categories(plain(text), words)
+    assert calm in _calm_cues(flow, text, lang)
 
 
 def test_a_parent_who_has_said_nothing_of_harm_is_a_negated_mention(flow: Flow) -> None:
