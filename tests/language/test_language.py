@@ -799,6 +799,10 @@ def test_harm_meant_seizures_now_and_goodbyes_to_everyone_are_a_crisis(
         ("where do i get a trigger lock for the gun now that the baby is here", "en", "danger"),
         ("ya nos separamos y me siento tranquila, gracias", "es", "danger"),
         ("quiero tener naloxona en casa por si acaso", "es", "overdose"),
+        ("i shot myself in the foot telling my boss the truth", "en", "all"),
+        ("me muero de sueño, no he dormido nada", "es", "all"),
+        ("the pharmacy is out of my refill again, this is killing me", "en", "danger"),
+        ("mi esposo tiene un rifle pero nadie lo usa", "es", "danger"),
     ],
 )
 def test_scares_called_off_grief_safe_storage_and_known_worries_are_calm(
