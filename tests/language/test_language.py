@@ -579,7 +579,7 @@ def _rules_crisis(
     language = flow.language
     words = language.normaliser.words(text, lang)
     if calm is None:
-        calm = language.rules.calm_categories(plain(text), words)
+        calm = _calm_cues(flow, text, lang)
     return language.rules.crisis(
         plain(text), language.normaliser.expand(text, lang), words, lang, calm
     )
@@ -815,3 +815,97 @@ def test_a_parent_who_has_said_nothing_of_harm_is_a_negated_mention(flow: Flow) 
     text = "my son seems down but he hasnt said anything about hurting himself"
     _sure, mention, doubt = _rules_crisis(flow, text, "en")
     assert mention is not None and doubt == "negated"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("no duermo, no paro y ahora no puedo respirar", "es"),
+        ("no idea what he took, hes not breathing", "en"),
+    ],
+)
+def test_a_phrase_with_its_own_negation_is_not_undone_by_an_earlier_one(
+    flow: Flow, text: str, lang: str
+) -> None:
+    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
+    assert sure is not None and sure[0] == "overdose"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "category"),
+    [
+        ("god please forgive me for what i am about to do", "en", "suicide"),
+        ("perdonenme por lo que voy a hacer, los quiero", "es", "suicide"),
+        ("rope is ready, just need to kick the chair", "en", "suicide"),
+        ("stones in my pockets, walking into the river", "en", "suicide"),
+        ("ya lo decidi, hoy lo hago", "es", "suicide"),
+        ("this is my final text, love you all", "en", "suicide"),
+        ("punching the garage wall until my knuckles bleed", "en", "self_harm"),
+        ("golpeo la pared hasta que me sangren los nudillos", "es", "self_harm"),
+    ],
+)
+def test_last_requests_means_at_hand_and_pain_sought_are_a_crisis(
+    flow: Flow, text: str, lang: str, category: str
+) -> None:
+    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
+    assert sure is not None and sure[0] == category
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "calm"),
+    [
+        ("that part of my life is over, im good now", "en", "all"),
+        ("since she came out shes dead to my family", "en", "all"),
+        ("my dad keeps his pistol in a safe at work", "en", "danger"),
+        ("sold my gun last month, one less worry", "en", "suicide"),
+        ("mi esposo guarda la pistola en una caja fuerte", "es", "danger"),
+    ],
+)
+def test_a_past_that_is_over_disowning_and_guns_locked_away_or_sold_are_calm(
+    flow: Flow, text: str, lang: str, calm: str
+) -> None:
+    assert calm in _calm_cues(flow, text, lang)
+
+
+def test_pain_sought_instead_of_a_feeling_outweighs_a_kitchen_excuse(flow: Flow) -> None:
+    meant = "burned my hand on the stove, its better than feeling this"
+    assert _calm_cues(flow, meant, "en") == set()
+    assert "self_harm" in _calm_cues(flow, "burned my hand on the stove making dinner", "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("he turned on the gas and said nobody leaves", "en"),
+        ("please send the police to my address", "en"),
+        ("i need the cops at my address", "en"),
+        ("manden una patrulla por favor", "es"),
+        ("dice que esta noche nos morimos todos juntos", "es"),
+        ("mom hasnt come home since friday, my brother is 4", "en"),
+        ("mi papa no ha regresado y mis hermanitos tienen hambre", "es"),
+    ],
+)
+def test_a_call_for_police_a_threat_to_take_everyone_and_children_left_alone_are_danger(
+    flow: Flow, text: str, lang: str
+) -> None:
+    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
+    assert sure is not None and sure[0] == "danger"
+
+
+def test_asking_us_to_pretend_to_be_a_friend_is_no_game(flow: Flow) -> None:
+    assert "danger" in _calm_cues(flow, "we play pretend with the toy guns", "en")
+    assert _calm_cues(flow, "pretend youre my friend from work, hes watching", "en") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "calm"),
+    [
+        ("getting arrested scared me straight", "en", "all"),
+        ("i keep it locked at my dads house", "en", "suicide"),
+        ("can narcan hurt a kid if its not an overdose", "en", "danger"),
+    ],
+)
+def test_a_scare_that_helped_a_gun_kept_locked_and_questions_about_narcan_are_calm(
+    flow: Flow, text: str, lang: str, calm: str
+) -> None:
+    assert calm in _calm_cues(flow, text, lang)

@@ -96,6 +96,11 @@ class Rules:
             if negations
             else None
         )
+        # a phrase with its own negation ("no puedo respirar", "not breathing") is not undone
+        # by an earlier one, which belongs to another thought: "no paro, ahora no puedo respirar"
+        self.negated_phrase = (
+            re.compile(r"(?:" + _alternation(negations) + r")\b") if negations else None
+        )
         # a plain denial: the negation, then only words like "going to" before the phrase
         fillers = _expand_all(normaliser, crisis.denial_words)
         denials = _expand_all(normaliser, crisis.denial_negations)
@@ -232,6 +237,7 @@ class Rules:
                     self.negation is not None
                     and self.negation.search(text[: m.start()])
                     and not _STARTS_CLAUSE.match(m.group())
+                    and not (self.negated_phrase and self.negated_phrase.match(m.group()))
                 )
                 if negated or "all" in calm or category in calm:
                     doubted = doubted or (category, lang)
