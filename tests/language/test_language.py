@@ -744,6 +744,8 @@ def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
         ("people think im clumsy but im the one doing it to myself, with a lighter", "en"),
         ("dicen que fue cocinando pero me lo hago yo con el encendedor", "es"),
         ("nos reimos jaja pero mi primo me anda buscando con un cuchillo", "es"),
+        ("burned my hand on the stove, its better than feeling this", "en"),
+        ("she bent my fingers back because i was late for dinner again", "en"),
     ],
 )
 def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
@@ -760,9 +762,30 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("mi ex esta tumbando la puerta", "es", "danger"),
         ("my cousin is holding a lighter to her own arm", "en", "self_harm"),
         ("se pasa la navaja por su propio brazo", "es", "self_harm"),
+        ("god please forgive me for what i am about to do", "en", "suicide"),
+        ("perdonenme por lo que voy a hacer, los quiero", "es", "suicide"),
+        ("rope is ready, just need to kick the chair", "en", "suicide"),
+        ("stones in my pockets, walking into the river", "en", "suicide"),
+        ("ya lo decidi, hoy lo hago", "es", "suicide"),
+        ("this is my final text, love you all", "en", "suicide"),
+        ("punching the garage wall until my knuckles bleed", "en", "self_harm"),
+        ("golpeo la pared hasta que me sangren los nudillos", "es", "self_harm"),
+        ("he turned on the gas and said nobody leaves", "en", "danger"),
+        ("please send the police to my address", "en", "danger"),
+        ("i need the cops at my address", "en", "danger"),
+        ("manden una patrulla por favor", "es", "danger"),
+        ("dice que esta noche nos morimos todos juntos", "es", "danger"),
+        ("mom hasnt come home since friday, my brother is 4", "en", "danger"),
+        ("mi papa no ha regresado y mis hermanitos tienen hambre", "es", "danger"),
+        ("upstairs she screamed ill kill you, then a loud thud", "en", "danger"),
+        ("he bends my fingers back when im late", "en", "danger"),
+        ("my dad is loading his rifle and pacing", "en", "danger"),
+        ("he keeps saying we both go together tonight", "en", "danger"),
+        ("me dobla los dedos cuando se enoja", "es", "danger"),
+        ("estaba gritando te voy a matar", "es", "danger"),
     ],
 )
-def test_it_knows_doors_broken_in_and_harm_to_ones_own_body(
+def test_the_rules_alone_are_sure_of_these_crises(
     flow: Flow, text: str, lang: str, category: str
 ) -> None:
     sure, _mention, _doubt = _rules_crisis(flow, text, lang)
@@ -803,9 +826,23 @@ def test_harm_meant_seizures_now_and_goodbyes_to_everyone_are_a_crisis(
         ("me muero de sueño, no he dormido nada", "es", "all"),
         ("the pharmacy is out of my refill again, this is killing me", "en", "danger"),
         ("mi esposo tiene un rifle pero nadie lo usa", "es", "danger"),
+        ("that part of my life is over, im good now", "en", "all"),
+        ("since she came out shes dead to my family", "en", "all"),
+        ("my dad keeps his pistol in a safe at work", "en", "danger"),
+        ("sold my gun last month, one less worry", "en", "suicide"),
+        ("mi esposo guarda la pistola en una caja fuerte", "es", "danger"),
+        ("getting arrested scared me straight", "en", "all"),
+        ("i keep it locked at my dads house", "en", "suicide"),
+        ("can narcan hurt a kid if its not an overdose", "en", "danger"),
+        ("my brother said it as a joke, nobody took it serious", "en", "all"),
+        ("watching a true crime show about a stalker", "en", "all"),
+        ("it was just fireworks down the street", "en", "danger"),
+        ("got a scam text saying theyd hurt me unless i paid", "en", "danger"),
+        ("my toddler has tantrums every night", "en", "danger"),
+        ("mi hijo hace berrinches cada noche", "es", "danger"),
     ],
 )
-def test_scares_called_off_grief_safe_storage_and_known_worries_are_calm(
+def test_scares_grief_guns_put_away_a_past_that_is_over_and_known_worries_are_calm(
     flow: Flow, text: str, lang: str, calm: str
 ) -> None:
     assert calm in _calm_cues(flow, text, lang)
@@ -831,81 +868,6 @@ def test_a_phrase_with_its_own_negation_is_not_undone_by_an_earlier_one(
     assert sure is not None and sure[0] == "overdose"
 
 
-@pytest.mark.parametrize(
-    ("text", "lang", "category"),
-    [
-        ("god please forgive me for what i am about to do", "en", "suicide"),
-        ("perdonenme por lo que voy a hacer, los quiero", "es", "suicide"),
-        ("rope is ready, just need to kick the chair", "en", "suicide"),
-        ("stones in my pockets, walking into the river", "en", "suicide"),
-        ("ya lo decidi, hoy lo hago", "es", "suicide"),
-        ("this is my final text, love you all", "en", "suicide"),
-        ("punching the garage wall until my knuckles bleed", "en", "self_harm"),
-        ("golpeo la pared hasta que me sangren los nudillos", "es", "self_harm"),
-    ],
-)
-def test_last_requests_means_at_hand_and_pain_sought_are_a_crisis(
-    flow: Flow, text: str, lang: str, category: str
-) -> None:
-    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
-    assert sure is not None and sure[0] == category
-
-
-@pytest.mark.parametrize(
-    ("text", "lang", "calm"),
-    [
-        ("that part of my life is over, im good now", "en", "all"),
-        ("since she came out shes dead to my family", "en", "all"),
-        ("my dad keeps his pistol in a safe at work", "en", "danger"),
-        ("sold my gun last month, one less worry", "en", "suicide"),
-        ("mi esposo guarda la pistola en una caja fuerte", "es", "danger"),
-    ],
-)
-def test_a_past_that_is_over_disowning_and_guns_locked_away_or_sold_are_calm(
-    flow: Flow, text: str, lang: str, calm: str
-) -> None:
-    assert calm in _calm_cues(flow, text, lang)
-
-
-def test_pain_sought_instead_of_a_feeling_outweighs_a_kitchen_excuse(flow: Flow) -> None:
-    meant = "burned my hand on the stove, its better than feeling this"
-    assert _calm_cues(flow, meant, "en") == set()
-    assert "self_harm" in _calm_cues(flow, "burned my hand on the stove making dinner", "en")
-
-
-@pytest.mark.parametrize(
-    ("text", "lang"),
-    [
-        ("he turned on the gas and said nobody leaves", "en"),
-        ("please send the police to my address", "en"),
-        ("i need the cops at my address", "en"),
-        ("manden una patrulla por favor", "es"),
-        ("dice que esta noche nos morimos todos juntos", "es"),
-        ("mom hasnt come home since friday, my brother is 4", "en"),
-        ("mi papa no ha regresado y mis hermanitos tienen hambre", "es"),
-    ],
-)
-def test_a_call_for_police_a_threat_to_take_everyone_and_children_left_alone_are_danger(
-    flow: Flow, text: str, lang: str
-) -> None:
-    sure, _mention, _doubt = _rules_crisis(flow, text, lang)
-    assert sure is not None and sure[0] == "danger"
-
-
 def test_asking_us_to_pretend_to_be_a_friend_is_no_game(flow: Flow) -> None:
     assert "danger" in _calm_cues(flow, "we play pretend with the toy guns", "en")
     assert _calm_cues(flow, "pretend youre my friend from work, hes watching", "en") == set()
-
-
-@pytest.mark.parametrize(
-    ("text", "lang", "calm"),
-    [
-        ("getting arrested scared me straight", "en", "all"),
-        ("i keep it locked at my dads house", "en", "suicide"),
-        ("can narcan hurt a kid if its not an overdose", "en", "danger"),
-    ],
-)
-def test_a_scare_that_helped_a_gun_kept_locked_and_questions_about_narcan_are_calm(
-    flow: Flow, text: str, lang: str, calm: str
-) -> None:
-    assert calm in _calm_cues(flow, text, lang)
