@@ -13,9 +13,9 @@ from .evaluate import evaluate, load_flow, load_split
 # Figures measured on the evaluation split when this layer landed; they may only go up.
 # The targets (crisis recall 100 %, intent accuracy 95 %, false alarms 5 % of calm
 # messages) are not met yet: see test_it_meets_the_targets_on_the_evaluation_split.
-# what the evaluation split reads now (96.6%, 99.6%, 3.1%), less a row of intent accuracy:
+# what the evaluation split reads now (96.8%, 99.6%, 2.3%), less a row of intent accuracy:
 # retraining on any new example or word moves a row or two of the 412 either way
-FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.962, "calm_false_alarms": 0.031}
+FLOOR = {"crisis_recall": 0.995, "intent_accuracy": 0.966, "calm_false_alarms": 0.023}
 
 
 @pytest.mark.parametrize(
@@ -871,3 +871,33 @@ def test_a_phrase_with_its_own_negation_is_not_undone_by_an_earlier_one(
 def test_asking_us_to_pretend_to_be_a_friend_is_no_game(flow: Flow) -> None:
     assert "danger" in _calm_cues(flow, "we play pretend with the toy guns", "en")
     assert _calm_cues(flow, "pretend youre my friend from work, hes watching", "en") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("helpmeplzhesgotahammer", "en", "help me please hes got a hammer"),
+        ("mipadrastroleestapegandoamimama", "es", "mi padrastro le esta pegando a mi mama"),
+        (
+            "he said ineedtogetoutofthishouse now",
+            "en",
+            "he said i need to get out of this house now",
+        ),
+    ],
+)
+def test_it_splits_words_typed_without_spaces(
+    flow: Flow, text: str, lang: str, expected: str
+) -> None:
+    assert flow.language.normaliser.words(text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    "word", ["supermercado", "atropellarme", "internationally", "buprenorphin", "desuscribirme"]
+)
+def test_it_does_not_split_a_long_word_it_does_not_know(flow: Flow, word: str) -> None:
+    assert flow.language.normaliser.split_run_ons(word) == word
+
+
+def test_a_crisis_typed_without_spaces_is_a_crisis(flow: Flow) -> None:
+    reading = flow.language.read("hesbangingonthedoorsayinghesgonnakillme", "en")
+    assert reading.crisis is not None and reading.crisis[0] == "danger"

@@ -15,6 +15,14 @@ _STRETCHED = re.compile(r"([a-z])\1{2,}")  # "soooo": three or more of one lette
 # a letter doubled at the end is a slip ("yess"); inside a word it is often the word ("meet")
 _DOUBLED = re.compile(r"([a-z])\1$")
 _B_V = str.maketrans("bv", "vb")
+# Words typed without spaces: a whole message of at least _RUN_ON letters ("hesgotahammer"),
+# or a run of _LONG_RUN inside one, split into at least _PIECES known words. A long word we do
+# not know splits into known pieces too ("atropellarme": "at rope ll arm e"), so pieces are
+# words of three letters or more, or short words the examples use all the time ("a", "me").
+_RUN_ON = 12
+_LONG_RUN = 20
+_LONGEST_WORD = 20
+_PIECES = 4
 
 
 def _sound_alikes(word: str) -> list[str]:
@@ -46,12 +54,22 @@ class Normaliser:
                     merged[plain(short)] = plain(long)
             self.shorthand[lang] = merged
         self.vocabulary: frozenset[str] = frozenset()
+        self.short_words: frozenset[str] = frozenset()
+        self._shorthand_words = frozenset(w for table in self.shorthand.values() for w in table)
         self.fuzzy_min_length = 5
         self._by_length: dict[int, list[str]] = {}
 
-    def learn(self, words: Iterable[str], fuzzy_min_length: int, targets: Iterable[str]) -> None:
-        """The words we know, left as they are, and the `targets` typos are corrected to."""
+    def learn(
+        self,
+        words: Iterable[str],
+        fuzzy_min_length: int,
+        targets: Iterable[str],
+        short_words: Iterable[str] = (),
+    ) -> None:
+        """The words we know, left as they are, and the `targets` typos are corrected to;
+        `short_words`: the words of one or two letters that words run together may contain."""
         self.vocabulary = frozenset(words)
+        self.short_words = frozenset(short_words)
         self.fuzzy_min_length = fuzzy_min_length
         by_length: dict[int, list[str]] = {}
         for word in sorted(set(targets)):
@@ -60,12 +78,13 @@ class Normaliser:
         self._by_length = by_length
         self.correct.cache_clear()
         self.forms.cache_clear()
+        self._pieces.cache_clear()
 
     def expand(self, text: str, language: str) -> str:
         """Plain words with texting shorthand spelled out: 'pls call u' -> 'please call you'."""
         table = self.shorthand.get(language) or {}
         words = []
-        for word in plain(text).split():
+        for word in self.split_run_ons(plain(text)).split():
             if _STRETCHED.search(word):
                 word = self.unstretch(word)
             word = table.get(word, word)
@@ -76,6 +95,52 @@ class Normaliser:
                 word = self.as_said(word)  # written as said: "bibir" is "vivir"
             words.append(word)
         return " ".join(words)
+
+    def split_run_ons(self, text: str) -> str:
+        """Plain text with words typed without spaces split apart, when every piece is a
+        word we know: "helpmeplzhesgotahammer" -> "help me plz hes got a hammer"."""
+        runs = text.split()
+        shortest = _RUN_ON if len(runs) == 1 else _LONG_RUN
+        if not self.vocabulary or not any(len(w) >= shortest for w in runs):
+            return text
+        return " ".join(
+            self._pieces(w)
+            if len(w) >= shortest and w not in self.vocabulary and self.correct(w) == w
+            else w
+            for w in runs
+        )
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one Normaliser per loaded flow
+    def _pieces(self, run: str) -> str:
+        """The fewest known words that make up `run`, or `run` itself when there are none."""
+        known = self.vocabulary
+        shorthand = self._shorthand_words
+        # fewest[i]: (pieces, minus the sum of their squared lengths, start of the last piece)
+        # for the best split of run[:i]: the fewest pieces, then the longest words ("got a",
+        # not "go ta"); then the first found ("a mi", not "am i")
+        fewest: list[tuple[int, int, int] | None] = [(0, 0, 0)] + [None] * len(run)
+        for end in range(1, len(run) + 1):
+            for start in range(max(0, end - _LONGEST_WORD), end):
+                before = fewest[start]
+                piece = run[start:end]
+                if before is None or not (
+                    piece in self.short_words
+                    or (len(piece) > 2 and (piece in known or piece in shorthand))
+                ):
+                    continue
+                now = fewest[end]
+                score = (before[0] + 1, before[1] - len(piece) ** 2)
+                if now is None or score < now[:2]:
+                    fewest[end] = (*score, start)
+        if fewest[-1] is None or fewest[-1][0] < _PIECES:
+            return run  # fewer pieces are more often a word we do not know ("supermercado")
+        pieces = []
+        end = len(run)
+        while end > 0:
+            start = fewest[end][2]  # type: ignore[index]
+            pieces.append(run[start:end])
+            end = start
+        return " ".join(reversed(pieces))
 
     def words(self, text: str, language: str) -> str:
         """Expanded, with typos corrected to the vocabulary: 'anxeity' -> 'anxiety'."""

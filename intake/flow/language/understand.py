@@ -14,6 +14,8 @@ from .classifier import LinearModel
 from .normalise import Normaliser
 from .rules import Match, Rules
 
+_COMMON = 200  # uses in the examples that make a word of one or two letters a common one
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -100,7 +102,12 @@ class Language:
             )
             if n > 1 and not typo:
                 vocab.setdefault(lang, set()).add(word)
-        self.normaliser.learn(set().union(*vocab.values()), spec.fuzzy_min_length, targets)
+        # the short words the examples use all the time ("a", "me", "de"): what words typed
+        # without spaces are made of, beside longer known words
+        short = {w for (w, _), n in seen.items() if len(w) <= 2 and n >= _COMMON}
+        self.normaliser.learn(
+            set().union(*vocab.values()), spec.fuzzy_min_length, targets, short_words=short
+        )
         # Words only one language uses tell which language a message is in.
         self.own_words = {
             lang: frozenset(vocab[lang] - set().union(*(vocab[o] for o in vocab if o != lang)))
