@@ -783,6 +783,9 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("he keeps saying we both go together tonight", "en", "danger"),
         ("me dobla los dedos cuando se enoja", "es", "danger"),
         ("estaba gritando te voy a matar", "es", "danger"),
+        ("hes throwing dishes at us again", "en", "danger"),
+        ("he slammed my hand in the car door", "en", "danger"),
+        ("su novio esta tirando cosas a mi hermana", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
