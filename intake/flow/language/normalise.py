@@ -112,7 +112,8 @@ class Normaliser:
 
     @lru_cache(maxsize=256)  # noqa: B019 - one Normaliser per loaded flow
     def _pieces(self, run: str) -> str:
-        """The fewest known words that make up `run`, or `run` itself when there are none."""
+        """The fewest known words that make up `run`; `run` itself when there are none, or
+        fewer than _PIECES."""
         known = self.vocabulary
         shorthand = self._shorthand_words
         # fewest[i]: (pieces, minus the sum of their squared lengths, start of the last piece)
