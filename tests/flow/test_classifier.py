@@ -20,7 +20,8 @@ def small_model() -> LinearModel:
         intercepts=(0.5, -0.25),
         ids=array("Q", [feature_id(f) for f in names]),
         idf=array("f", [1.0 + i / 8 for i in range(n)]),
-        weights=array("f", [i / 4 - 1 for i in range(2 * n)]),
+        weights=array("h", [i * 50 - 1000 for i in range(2 * n)]),
+        scales=(0.005, 0.01),
     )
 
 
@@ -40,7 +41,8 @@ def test_it_reads_back_the_model_it_wrote() -> None:
         lambda data: data + b"\0",  # something after it
         lambda data: b"",
         lambda data: b"\xff\xfe" + data,
-        lambda data: data.replace(b"intents-3", b"intents-2"),  # an older format
+        lambda data: data.replace(b"intents-4", b"intents-3"),  # an older format
+        lambda data: data.replace(b'"scales": [0.005, 0.01]', b'"scales": [0.005]'),
         lambda data: data[: data.index(b"\n")],  # the header alone
     ],
 )
@@ -75,7 +77,9 @@ def test_it_ranks_the_same_whether_a_word_was_read_before_or_not(
     values = [model.idf[r] for r in rows]
     norm = sum(v * v for v in values) ** 0.5
     scores = [
-        b + sum(model.by_class[k][r] * v / norm for r, v in zip(rows, values, strict=True))
+        b
+        + model.scales[k]
+        * sum(model.by_class[k][r] * v / norm for r, v in zip(rows, values, strict=True))
         for k, b in enumerate(model.intercepts)
     ]
     top = max(scores)

@@ -719,7 +719,11 @@ def test_it_scores_a_message_as_the_plain_formula_does(flow: Flow) -> None:
         found.pop(-1, None)
         norm = math.sqrt(sum((tf * model.idf[r]) ** 2 for r, tf in found.items())) or 1.0
         scores = [
-            b + sum(model.weights[i * n + r] * tf * model.idf[r] / norm for r, tf in found.items())
+            b
+            + sum(
+                model.weights[i * n + r] * model.scales[i] * tf * model.idf[r] / norm
+                for r, tf in found.items()
+            )
             for i, b in enumerate(model.intercepts)
         ]
         exps = [math.exp(s - max(scores)) for s in scores]
