@@ -790,6 +790,12 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("hes throwing dishes at us again", "en", "danger"),
         ("he slammed my hand in the car door", "en", "danger"),
         ("su novio esta tirando cosas a mi hermana", "es", "danger"),
+        # a door giving way, someone coming up to the balcony, a threat left with a dead pet
+        ("hes gonna bust the door down, im in the bathroom with the baby", "en", "danger"),
+        ("the door is splintering he wont stop", "en", "danger"),
+        ("someone is coming up my balcony right now", "en", "danger"),
+        ("my dog is dead on the steps and a note says youre next", "en", "danger"),
+        ("mataron a mi perro y dejaron una nota que dice sigues tu", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
