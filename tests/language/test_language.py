@@ -466,6 +466,10 @@ def test_it_takes_harm_meant_in_a_calm_place_seriously(
         ("me lastime haciendo ejercicio, me torci el tobillo", "es"),
         ("i'm literally going to die if i don't get coffee", "en"),
         ("me muero si no me tomo mi cafe", "es"),
+        # domestic violence as a topic: a program, a referral, a past that is over
+        ("do you have groups for women who went through domestic violence and now use", "en"),
+        ("im a social worker, can i refer clients leaving domestic violence to your detox", "en"),
+        ("tienen terapia para mujeres que sufrieron violencia domestica hace anos", "es"),
     ],
 )
 def test_it_takes_denials_accidents_questions_and_play_calmly(
@@ -796,6 +800,9 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("someone is coming up my balcony right now", "en", "danger"),
         ("my dog is dead on the steps and a note says youre next", "en", "danger"),
         ("mataron a mi perro y dejaron una nota que dice sigues tu", "es", "danger"),
+        # a threat at someone, a blade being sharpened
+        ("a guy in the lobby is threatening my coworker with a broken bottle", "en", "danger"),
+        ("my husband is sharpening a knife and staring at me", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
