@@ -479,6 +479,35 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
 
 
 @pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # a question first, then, in another sentence, a weapon out right now: the question
+        # outweighs it in the whole message, not in its own sentence
+        ("do you take tricare? my husband is waving his pistol around right now", "en"),
+        ("what does detox cost? my husband has his gun out right now", "en"),
+        ("just wondering what the signs of withdrawal are, my brother has a knife right now", "en"),
+        ("aceptan seguro? mi esposo tiene la pistola en la mano ahorita", "es"),
+        # one run-on sentence: a general question's words do not raise the bar beside "now"
+        ("is it true you take medicaid my stepdad is holding a knife right now", "en"),
+    ],
+)
+def test_a_question_then_a_weapon_out_now_is_a_crisis(flow: Flow, text: str, lang: str) -> None:
+    assert flow.language.read(text, lang).crisis == ("danger", lang)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what does detox cost? my husband has a gun collection",
+        "do you take tricare? his guns are locked in a safe right now",
+        "how much is rehab, my dad is a hunter and has his rifle with him right now at camp",
+    ],
+)
+def test_a_question_beside_a_weapon_that_is_not_out_now_is_calm(flow: Flow, text: str) -> None:
+    assert flow.language.read(text, "en").crisis is None
+
+
+@pytest.mark.parametrize(
     ("text", "lang", "category"),
     [
         # a denial that hedges, takes itself back or holds for now only
@@ -803,6 +832,11 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         # a threat at someone, a blade being sharpened
         ("a guy in the lobby is threatening my coworker with a broken bottle", "en", "danger"),
         ("my husband is sharpening a knife and staring at me", "en", "danger"),
+        # someone choked, charged at, held at gunpoint
+        ("hes choking my mom in the hallway", "en", "danger"),
+        ("he keeps coming at me with a bat", "en", "danger"),
+        ("he has his pistol to my head", "en", "danger"),
+        ("these guys got guns on us in the parking lot", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(

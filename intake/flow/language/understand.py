@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from .classifier import LinearModel
 from .normalise import Normaliser
 from .rules import Match, Rules
 
+# where a sentence ends: a question asked, then something else said ("do you take tricare?
+# hes waving his pistol around right now")
+_SENTENCE_END = re.compile(r"[.?!;,\n]+")
 _COMMON = 200  # uses in the examples that make a word of one or two letters a common one
 
 
@@ -182,6 +186,8 @@ class Language:
         if crisis is None:
             doubt = doubted or ("calm" if answering else "")
             crisis = self._crisis_guess(p, words, ranked, language or prefer, mention, doubt, calm)
+            if crisis is None and mention is not None and doubt != "negated":
+                crisis = self._sentence_guess(text, prefer, language or prefer)
         elif ranked:
             crisis = (self._category(ranked) or crisis[0], crisis[1])
         # a request cancelled in words ("please dont call me") is not guessed back in
@@ -252,8 +258,13 @@ class Language:
             # the past or of being fine: "i think about death sometimes, not planning anything"
             # (but "we came here when i was a kid ... swimming out tonight" is only in doubt)
             bar = self.spec.negated_confidence
-        elif doubt or (mention is not None and self.rules.calm_context(words)):
-            bar = self.spec.context_confidence  # "overdosed last year", an answer to a question
+        elif doubt or (
+            mention is not None and self.rules.calm_context(words) and not self.rules.now(words)
+        ):
+            # "overdosed last year", an answer to a question; but a question beside something
+            # happening now is no general question: "do you take tricare. hes got his pistol
+            # to my head right now"
+            bar = self.spec.context_confidence
         elif mention is not None:
             bar = self.spec.mention_confidence
         else:
@@ -267,6 +278,32 @@ class Language:
             return None
         category = self._category(ranked) or (mention[0] if mention else None)
         return category or self.crisis_classes[crisis[0][0]], mention[1] if mention else language
+
+    def _sentence_guess(self, text: str, prefer: str, language: str) -> tuple[str, str] | None:
+        """Crisis by the classifier in a sentence with a crisis word that says it happens now,
+        read alone: a question about insurance before it outweighs it in the whole message."""
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) < 2 or self.model is None:
+            return None
+        for sentence in sentences:
+            p = plain(sentence)
+            expanded = self.normaliser.expand(sentence, prefer)
+            words = " ".join(self.normaliser.correct(w) for w in expanded.split())
+            if len(words.split()) < 3 or not self.rules.now(words):
+                continue  # only a sentence that says it happens now ("right now", "rn")
+            calm = self.rules.calm_categories(p, words)
+            sure, mention, doubted = self.rules.crisis(p, expanded, words, prefer, calm)
+            if doubted:
+                continue
+            if sure is not None:
+                return sure  # a crisis phrase that only another sentence made a mention
+            if mention is None:
+                continue
+            ranked = tuple(self.model.rank(words))
+            guess = self._crisis_guess(p, words, ranked, language, mention, "", calm)
+            if guess is not None:
+                return guess
+        return None
 
     def _reassured(self, plain_text: str, words: str) -> bool:
         """Whether the message plainly denies its crisis words and says something else too,
