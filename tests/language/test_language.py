@@ -489,9 +489,11 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
         ("aceptan seguro? mi esposo tiene la pistola en la mano ahorita", "es"),
         # one run-on sentence: a general question's words do not raise the bar beside "now"
         ("is it true you take medicaid my stepdad is holding a knife right now", "en"),
+        # a door being smashed in is no topic, whatever was asked first about panic attacks
+        ("are panic attacks dangerous? my boyfriend is smashing the door in", "en"),
     ],
 )
-def test_a_question_then_a_weapon_out_now_is_a_crisis(flow: Flow, text: str, lang: str) -> None:
+def test_a_question_first_does_not_outweigh_danger_now(flow: Flow, text: str, lang: str) -> None:
     assert flow.language.read(text, lang).crisis == ("danger", lang)
 
 
@@ -837,6 +839,8 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("he keeps coming at me with a bat", "en", "danger"),
         ("he has his pistol to my head", "en", "danger"),
         ("these guys got guns on us in the parking lot", "en", "danger"),
+        ("hes hitting my mom again in the kitchen", "en", "danger"),
+        ("he said he will snap my neck if i call anyone", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
