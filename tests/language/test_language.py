@@ -346,6 +346,10 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "the tackle knocked him out cold but hes fine now",
         "my ex used to scare me but he moved out of state years ago and nothing has happened since",
         "i feel trapped in my addiction, what are my options",
+        # a question beside a weapon that is not out now, said in a sentence of its own
+        "what does detox cost? my husband has a gun collection",
+        "do you take tricare? his guns are locked in a safe right now",
+        "how much is rehab, my dad is a hunter and has his rifle with him right now at camp",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -495,18 +499,6 @@ def test_it_takes_denials_accidents_questions_and_play_calmly(
 )
 def test_a_question_first_does_not_outweigh_danger_now(flow: Flow, text: str, lang: str) -> None:
     assert flow.language.read(text, lang).crisis == ("danger", lang)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "what does detox cost? my husband has a gun collection",
-        "do you take tricare? his guns are locked in a safe right now",
-        "how much is rehab, my dad is a hunter and has his rifle with him right now at camp",
-    ],
-)
-def test_a_question_beside_a_weapon_that_is_not_out_now_is_calm(flow: Flow, text: str) -> None:
-    assert flow.language.read(text, "en").crisis is None
 
 
 @pytest.mark.parametrize(

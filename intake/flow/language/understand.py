@@ -15,8 +15,8 @@ from .classifier import LinearModel
 from .normalise import Normaliser
 from .rules import Match, Rules
 
-# where a sentence ends: a question asked, then something else said ("do you take tricare?
-# hes waving his pistol around right now")
+# where a sentence or a clause ends: a question asked, then something else said ("do you take
+# tricare? hes waving his pistol around right now")
 _SENTENCE_END = re.compile(r"[.?!;,\n]+")
 _COMMON = 200  # uses in the examples that make a word of one or two letters a common one
 
@@ -262,8 +262,8 @@ class Language:
             mention is not None and self.rules.calm_context(words) and not self.rules.now(words)
         ):
             # "overdosed last year", an answer to a question; but a question beside something
-            # happening now is no general question: "do you take tricare. hes got his pistol
-            # to my head right now"
+            # happening now is no general question: "is it true you take medicaid my stepdad is
+            # holding a knife right now"
             bar = self.spec.context_confidence
         elif mention is not None:
             bar = self.spec.mention_confidence
@@ -280,8 +280,9 @@ class Language:
         return category or self.crisis_classes[crisis[0][0]], mention[1] if mention else language
 
     def _sentence_guess(self, text: str, prefer: str, language: str) -> tuple[str, str] | None:
-        """Crisis by the classifier in a sentence with a crisis word that says it happens now,
-        read alone: a question about insurance before it outweighs it in the whole message."""
+        """Crisis in a sentence that has a crisis word and says it happens now, read alone (its
+        phrases, then the classifier): a question about insurance before it outweighs it in the
+        whole message."""
         sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
         if len(sentences) < 2 or self.model is None:
             return None
