@@ -145,7 +145,11 @@ class Normaliser:
 
     def words(self, text: str, language: str) -> str:
         """Expanded, with typos corrected to the vocabulary: 'anxeity' -> 'anxiety'."""
-        return " ".join(self.correct(w) for w in self.expand(text, language).split())
+        return self.corrected(self.expand(text, language))
+
+    def corrected(self, expanded: str) -> str:
+        """`expand`'s words with typos corrected (`words`, for when the expansion is needed too)."""
+        return " ".join(self.correct(w) for w in expanded.split())
 
     @lru_cache(maxsize=256)  # noqa: B019 - one Normaliser per loaded flow
     def forms(self, words: tuple[str, ...]) -> frozenset[str]:

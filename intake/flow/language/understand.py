@@ -173,7 +173,7 @@ class Language:
         """
         p = plain(text)
         expanded = self.normaliser.expand(text, prefer) if p else ""
-        words = " ".join(self.normaliser.correct(w) for w in expanded.split())
+        words = self.normaliser.corrected(expanded)
         language = self.guess_language(words)
         if not words:
             return Reading(plain=p, words=words, language=language, original=text)
@@ -289,7 +289,7 @@ class Language:
         for sentence in sentences:
             p = plain(sentence)
             expanded = self.normaliser.expand(sentence, prefer)
-            words = " ".join(self.normaliser.correct(w) for w in expanded.split())
+            words = self.normaliser.corrected(expanded)
             if len(words.split()) < 3 or not self.rules.now(words):
                 continue  # only a sentence that says it happens now ("right now", "rn")
             calm = self.rules.calm_categories(p, words)
