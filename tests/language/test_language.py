@@ -777,6 +777,10 @@ def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
         ("nos reimos jaja pero mi primo me anda buscando con un cuchillo", "es"),
         ("burned my hand on the stove, its better than feeling this", "en"),
         ("she bent my fingers back because i was late for dinner again", "en"),
+        # the stove, her hair: a calm context, but not for a hand held over it or an iron pressed on
+        ("my son keeps holding his hand over the stove and wont take it off", "en"),
+        ("my daughter heated her hair iron and is pressing it against her wrist", "en"),
+        ("cooking again, my palm flat on the stove til it goes numb", "en"),
     ],
 )
 def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
@@ -833,6 +837,8 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("these guys got guns on us in the parking lot", "en", "danger"),
         ("hes hitting my mom again in the kitchen", "en", "danger"),
         ("he said he will snap my neck if i call anyone", "en", "danger"),
+        ("hes dangling our son over the balcony", "en", "danger"),
+        ("my roommate says shes throwing me off the balcony", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
