@@ -350,6 +350,8 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "what does detox cost? my husband has a gun collection",
         "do you take tricare? his guns are locked in a safe right now",
         "how much is rehab, my dad is a hunter and has his rifle with him right now at camp",
+        # what hurts a mother is named: a habit, not a man ("hes hurting my mom")
+        "my using is hurting my mom so much, how do i start treatment",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -781,6 +783,7 @@ def test_a_negation_does_not_reach_past_i(flow: Flow) -> None:
         ("my son keeps holding his hand over the stove and wont take it off", "en"),
         ("my daughter heated her hair iron and is pressing it against her wrist", "en"),
         ("cooking again, my palm flat on the stove til it goes numb", "en"),
+        ("my aunt says she will put my hand on the stove if i talk back again", "en"),
     ],
 )
 def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
@@ -839,6 +842,8 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("he said he will snap my neck if i call anyone", "en", "danger"),
         ("hes dangling our son over the balcony", "en", "danger"),
         ("my roommate says shes throwing me off the balcony", "en", "danger"),
+        ("mean man hurting mama pls come", "en", "danger"),
+        ("i think hes hurting my mom in the garage, she keeps yelling stop", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
