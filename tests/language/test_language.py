@@ -844,6 +844,11 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("my roommate says shes throwing me off the balcony", "en", "danger"),
         ("mean man hurting mama pls come", "en", "danger"),
         ("i think hes hurting my mom in the garage, she keeps yelling stop", "en", "danger"),
+        ("the babysitter is shaking my 6 month old on the camera", "en", "danger"),
+        ("is it normal for a newborn to go floppy like that", "en", "overdose"),
+        ("hes holding her head under the water in the tub", "en", "danger"),
+        ("theres a baby locked in a car in the walmart lot and its 95 out", "en", "danger"),
+        ("hay un bebe solo en el carro en el estacionamiento", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
