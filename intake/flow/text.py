@@ -30,7 +30,8 @@ def plain(text: str) -> str:
 
 
 def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    """One regex matching any phrase on word boundaries; `*` ends a word with any suffix.
+    """One regex matching any phrase on word boundaries; `*` ends a word with any suffix, and
+    a `*` on its own is any one word ("beat * to death").
 
     The phrases share their beginnings as a letter tree ("kill myself|kill me" becomes
     "kill\\s+m(?:yself|e)"): Python's regex engine tries a plain alternation's branches one by
@@ -47,6 +48,9 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
         for n, word in enumerate(words):
             if n:
                 node = node.setdefault(_SPACE, {})
+            if word == "*":
+                node = node.setdefault(_WORD, {})
+                continue
             for letter in word.rstrip("*"):
                 node = node.setdefault(letter, {})
             if word.endswith("*"):
@@ -58,19 +62,24 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
 
 
 _Tree = dict[str, "_Tree"]
-_SPACE, _SUFFIX, _END = " ", "*", ""  # the next word; any ending of this word; a phrase ends
+# the next word; any ending of this word; any one word; a phrase ends
+_SPACE, _SUFFIX, _WORD, _END = " ", "*", "+", ""
 
 
 def _branches(node: _Tree) -> str:
     """A letter tree node's regex: its letters, the next word, any ending, and last the end
     of a phrase, so that a phrase that goes on is tried before one that stops here."""
     ways = [
-        re.escape(k) + _branches(node[k]) for k in sorted(node) if k not in (_SPACE, _SUFFIX, _END)
+        re.escape(k) + _branches(node[k])
+        for k in sorted(node)
+        if k not in (_SPACE, _SUFFIX, _WORD, _END)
     ]
     if _SPACE in node:
         ways.append(r"\s+" + _branches(node[_SPACE]))
     if _SUFFIX in node:
         ways.append("[a-z0-9]*" + _branches(node[_SUFFIX]))
+    if _WORD in node:
+        ways.append("[a-z0-9]+" + _branches(node[_WORD]))
     if _END in node:
         ways.append("")
     return ways[0] if len(ways) == 1 else "(?:" + "|".join(ways) + ")"

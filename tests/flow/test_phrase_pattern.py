@@ -15,7 +15,11 @@ def alternation(phrases: list[str]) -> re.Pattern[str]:
     parts = []
     for phrase in phrases:
         pieces = [
-            re.escape(w.rstrip("*")) + "[a-z0-9]*" if w.endswith("*") else re.escape(w)
+            "[a-z0-9]+"
+            if w == "*"
+            else re.escape(w.rstrip("*")) + "[a-z0-9]*"
+            if w.endswith("*")
+            else re.escape(w)
             for w in plain(phrase).split()
         ]
         parts.append(r"\s+".join(pieces))
@@ -42,6 +46,17 @@ def test_a_phrase_that_goes_on_is_tried_before_one_that_ends() -> None:
     assert found is not None and found.group() == "cutting myself"
 
 
+def test_a_star_alone_is_any_one_word() -> None:
+    pattern = phrase_pattern(["beat * to death", "beat my * to death"])
+    assert pattern is not None
+    assert pattern.search("i will beat him to death")
+    assert pattern.search("wants to beat my sponsor to death")
+    assert not pattern.search("beat to death")
+    assert not pattern.search("beat  to death")  # no empty word between two spaces
+    assert not pattern.search("beat my old sponsor to death")
+    assert not pattern.search("scared to death")
+
+
 def test_no_phrases_no_pattern() -> None:
     assert phrase_pattern([]) is None
     assert phrase_pattern(["", "  ", "!!"]) is None
@@ -58,7 +73,10 @@ def test_it_matches_where_a_plain_alternation_matches(seed: int) -> None:
             "*" if rng.random() < 0.2 else ""
         )
 
-    phrases = [" ".join(word() for _ in range(rng.randint(1, 3))) for _ in range(40)]
+    def phrase_word() -> str:
+        return "*" if rng.random() < 0.1 else word()  # now and then any one word
+
+    phrases = [" ".join(phrase_word() for _ in range(rng.randint(1, 3))) for _ in range(40)]
     tree, plain_form = phrase_pattern(phrases), alternation(phrases)
     assert tree is not None
     for _ in range(200):

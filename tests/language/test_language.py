@@ -352,6 +352,11 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "how much is rehab, my dad is a hunter and has his rifle with him right now at camp",
         # what hurts a mother is named: a habit, not a man ("hes hurting my mom")
         "my using is hurting my mom so much, how do i start treatment",
+        # an attack that the police stopped; idioms of death and of being tied up
+        "they say a kid plans to attack the school but police already arrested him",
+        "we beat that topic to death in group",
+        "my anger is tied to my using, do you treat that",
+        "im tied up at work till 6, can someone call after",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -849,6 +854,19 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("hes holding her head under the water in the tub", "en", "danger"),
         ("theres a baby locked in a car in the walmart lot and its 95 out", "en", "danger"),
         ("hay un bebe solo en el carro en el estacionamiento", "es", "danger"),
+        # an attack planned, a threat that names what is next, a killing planned, someone tied
+        # up, a fire set with people inside; "not kidding" is no denial
+        ("a group chat is planning to attack a kid at the bus stop", "en", "danger"),
+        ("someone spray painted your family is next on our garage", "en", "danger"),
+        ("my brother says he will beat my stepdad to death tonight", "en", "danger"),
+        ("how do i get rid of a body", "en", "danger"),
+        ("they have my uncle tied to a chair in the shed", "en", "danger"),
+        ("her wrists are zip tied to the bed frame", "en", "danger"),
+        ("mi primo dijo que va a disparar en la fiesta", "es", "danger"),
+        ("amenazaron con quemar el salon con la gente adentro", "es", "danger"),
+        ("mi tio tiene amarrada a mi abuela en el patio", "es", "danger"),
+        ("no, not kidding, im going to hurt him when he gets here", "en", "danger"),
+        ("no estoy bromeando, voy a matar a ese tipo", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(

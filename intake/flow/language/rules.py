@@ -14,6 +14,8 @@ from .normalise import Normaliser
 _STARTS = "if|si|when|cuando|because|porque"
 _ENDS = "fine|ok|okay|alright|good|well|safe|bien|seguro|segura"
 _STARTS_CLAUSE = re.compile(rf"(?:{_STARTS})\b")
+# nor past words that say it is meant: "no, actually not jk, gonna hurt him", "no miento"
+_MEANT = "joking|kidding|jk|lying|bromeando|miento"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ class Rules:
         # "text me, not call. if he hears the phone...", "im fine. not fine. hes listening";
         # and not one that says it goes on: "i can not stop cutting", "no puedo dejar de cortarme",
         # nor a doubt that anyone could stop it: "i dont think anyone can talk me out of it", "no
-        # creo que nadie me convenza", nor not caring: "i dont care if i die"; nor past "i",
+        # creo que nadie me convenza", nor not caring: "i dont care if i die", nor saying it is
+        # meant ("not joking, im going to hurt him", "no es broma"); nor past "i",
         # which starts a thought of its own: "heres no humor: i want to die"
         self.negation = (
             re.compile(
@@ -90,8 +93,10 @@ class Rules:
                 + _alternation(negations)
                 + r")(?!\s+(?:stop|quit|(?:puedo|puede|podia|pude|puedes) (?:dejar|parar)"
                 + r"|(?:dejo|deja|paro) de|(?:think|believe) (?:anyone|anybody|any one)"
-                + r"|care (?:if|whether)|creo que nadie|me importa si)\b)"
-                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|i|{_STARTS}|{_ENDS})\b)\S+){{0,3}}\s*$"
+                + r"|care (?:if|whether)|creo que nadie|me importa si"
+                + rf"|{_MEANT}|playing|(?:estoy )?jugando|es (?:broma|juego))\b)"
+                + rf"(?:\s+(?!(?:but|pero|and|y|just|solo|i|{_STARTS}|{_ENDS}|{_MEANT})\b)\S+)"
+                + r"{0,3}\s*$"
             )
             if negations
             else None

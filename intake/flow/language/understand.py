@@ -57,7 +57,7 @@ class Language:
         stems: set[str] = set()
 
         def add(text: str, lang: str) -> None:
-            words = self.normaliser.expand(text, lang).split()
+            words = [w for w in self.normaliser.expand(text, lang).split() if w != "*"]
             stems.update(w.rstrip("*") for w in words if w.endswith("*"))
             vocab.setdefault(lang, set()).update(w.rstrip("*") for w in words)
 
