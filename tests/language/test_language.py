@@ -357,6 +357,7 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "we beat that topic to death in group",
         "my anger is tied to my using, do you treat that",
         "im tied up at work till 6, can someone call after",
+        "we did a unit on forced marriage laws in social studies today",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -867,6 +868,12 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("mi tio tiene amarrada a mi abuela en el patio", "es", "danger"),
         ("no, not kidding, im going to hurt him when he gets here", "en", "danger"),
         ("no estoy bromeando, voy a matar a ese tipo", "es", "danger"),
+        # a hold on the neck, a passport taken, a marriage forced
+        ("he had his hands on her neck when i walked in", "en", "danger"),
+        ("my aunt took my passport and wont give it back", "en", "danger"),
+        ("my parents are making me marry a man i never met", "en", "danger"),
+        ("how do i stop a forced marriage, its next week", "en", "danger"),
+        ("me quitaron el pasaporte en la casa donde trabajo", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
