@@ -207,6 +207,8 @@ class LanguageSpec(Strict):
     none_intent: str = "none"  # the classifier's class for messages no intent fits
     fuzzy_min_length: int = Field(default=5, ge=3)  # never fuzzy on shorter words
     typo_max_uses: int = Field(default=10, ge=2)  # a word the examples use this often is a word
+    # rule words typos are never corrected to: too near common words ("house": "mouse", "rouse")
+    exact_words: list[str] = []
     confidence: float = Field(default=0.55, gt=0, le=1)  # below it, ask "Did you mean"
     phrase_weight: float = Field(default=0.3, ge=0, le=1)  # a phrase found, per word (up to 3)
     margin: float = Field(default=0.15, ge=0, le=1)  # closer than this: "Did you mean"

@@ -76,6 +76,12 @@ def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str
     assert flow.language.normaliser.correct(word) == word
 
 
+@pytest.mark.parametrize("word", ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme"])
+def test_it_never_corrects_a_word_into_one_of_the_exact_words(flow: Flow, word: str) -> None:
+    # "house", "jumped", "railing" and "casarme" are rule words, but `exact_words`
+    assert flow.language.normaliser.correct(word) == word
+
+
 def test_it_scales_typo_tolerance_with_word_length(flow: Flow) -> None:
     correct = flow.language.normaliser.correct
     assert correct("anxiet") == "anxiety"  # 6 letters: one edit
@@ -874,6 +880,17 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("my parents are making me marry a man i never met", "en", "danger"),
         ("how do i stop a forced marriage, its next week", "en", "danger"),
         ("me quitaron el pasaporte en la casa donde trabajo", "es", "danger"),
+        # phrases whose words are `exact_words`, never typo targets
+        ("hes holding my son over the railing", "en", "danger"),
+        ("some guy just jumped the counter at my store", "en", "danger"),
+        ("a man is dragging a girl into his car", "en", "danger"),
+        ("theres blood on the floor and my sister wont answer", "en", "danger"),
+        ("someone is hurting my mommy", "en", "danger"),
+        ("a note on the door says your house is next", "en", "danger"),
+        ("dejaron al niño solito en la camioneta", "es", "danger"),
+        ("dicen que van a atacar a mi primo a la salida", "es", "danger"),
+        ("prendio fuego al cuarto con nosotros adentro", "es", "danger"),
+        ("mis papas me van a casar con un señor que no conozco", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(

@@ -73,7 +73,9 @@ class Language:
                         add(phrase, lang)
         for text, lang in extra_words:
             add(text, lang)
-        targets = set().union(*vocab.values())  # typos are corrected to the rules' words
+        # typos are corrected to the rules' words, but for the exact ones (typos of these are
+        # missed: "mouse" is not "house")
+        targets = set().union(*vocab.values()) - set(spec.exact_words)
         # Words the examples use more than once are words, not typos: leave them as they are.
         seen: Counter[tuple[str, str]] = Counter()
         for examples_by_language in examples.values():
