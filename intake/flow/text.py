@@ -67,8 +67,9 @@ _SPACE, _SUFFIX, _WORD, _END = " ", "*", "+", ""
 
 
 def _branches(node: _Tree) -> str:
-    """A letter tree node's regex: its letters, the next word, any ending, and last the end
-    of a phrase, so that a phrase that goes on is tried before one that stops here."""
+    """A letter tree node's regex: its letters, the next word, any ending, any one word, and
+    last the end of a phrase, so that a phrase that goes on is tried before one that stops
+    here."""
     ways = [
         re.escape(k) + _branches(node[k])
         for k in sorted(node)
