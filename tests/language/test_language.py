@@ -891,6 +891,9 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("dicen que van a atacar a mi primo a la salida", "es", "danger"),
         ("prendio fuego al cuarto con nosotros adentro", "es", "danger"),
         ("mis papas me van a casar con un señor que no conozco", "es", "danger"),
+        # someone slamming the writer's head, grabbing them now
+        ("my mom slams my head on the counter when she is mad", "en", "danger"),
+        ("the guy next to me on the bus keeps grabbing me", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
