@@ -894,6 +894,12 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         # someone slamming the writer's head, grabbing them now
         ("my mom slams my head on the counter when she is mad", "en", "danger"),
         ("the guy next to me on the bus keeps grabbing me", "en", "danger"),
+        # the way out blocked, a threat quoted as it was said
+        ("my brother is standing between me and the door yelling", "en", "danger"),
+        ("she texted ill gut you when i get home", "en", "danger"),
+        ("he keeps telling me i wont see tomorrow", "en", "danger"),
+        ("me dijo que de esta casa sales en bolsa", "es", "danger"),
+        ("mi novio dice que no voy a ver la luz del dia", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
