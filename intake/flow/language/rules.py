@@ -10,12 +10,12 @@ from ..text import phrase_pattern, plain
 from .normalise import Normaliser
 
 # a negation does not reach past a word that starts another clause ("if he hears..."), nor past
-# one that ends the negated thought ("no estoy bien, me quiere matar", "not safe, hes got a gun")
+# one that ends the negated thought ("no estoy bien, me quiere matar", "not safe, hes got a gun"),
+# nor past one that says it is meant ("no, actually not jk, gonna hurt him", "no miento")
 _STARTS = "if|si|when|cuando|because|porque"
 _ENDS = "fine|ok|okay|alright|good|well|safe|bien|seguro|segura"
-_STARTS_CLAUSE = re.compile(rf"(?:{_STARTS})\b")
-# nor past words that say it is meant: "no, actually not jk, gonna hurt him", "no miento"
 _MEANT = "joking|kidding|jk|lying|bromeando|miento"
+_STARTS_CLAUSE = re.compile(rf"(?:{_STARTS})\b")
 
 
 @dataclass(frozen=True)
