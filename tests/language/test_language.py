@@ -76,7 +76,9 @@ def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str
     assert flow.language.normaliser.correct(word) == word
 
 
-@pytest.mark.parametrize("word", ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme"])
+@pytest.mark.parametrize(
+    "word", ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme", "lighting", "slash"]
+)
 def test_it_never_corrects_a_word_into_one_of_the_exact_words(flow: Flow, word: str) -> None:
     # "house", "jumped", "railing" and "casarme" are rule words, but `exact_words`
     assert flow.language.normaliser.correct(word) == word
@@ -900,6 +902,10 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("he keeps telling me i wont see tomorrow", "en", "danger"),
         ("me dijo que de esta casa sales en bolsa", "es", "danger"),
         ("mi novio dice que no voy a ver la luz del dia", "es", "danger"),
+        # blood in a room, a knife fight now, a driver who would crash with a child inside
+        ("my roommate wont open up and theres blood on the rug", "en", "danger"),
+        ("my uncles are in a knife fight out back", "en", "danger"),
+        ("he said hed rather crash than let me take the baby", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
