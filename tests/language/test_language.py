@@ -77,7 +77,8 @@ def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str
 
 
 @pytest.mark.parametrize(
-    "word", ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme", "lighting", "slash"]
+    "word",
+    ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme", "lighting", "slash", "holis"],
 )
 def test_it_never_corrects_a_word_into_one_of_the_exact_words(flow: Flow, word: str) -> None:
     # "house", "jumped", "railing" and "casarme" are rule words, but `exact_words`
@@ -366,6 +367,9 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "my anger is tied to my using, do you treat that",
         "im tied up at work till 6, can someone call after",
         "we did a unit on forced marriage laws in social studies today",
+        # the joke, not the plea; words one letter from the new ones
+        "send help lol my cat knocked the tree over again",
+        "closing shift at work tonight, can someone call after 11",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -906,6 +910,14 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("my roommate wont open up and theres blood on the rug", "en", "danger"),
         ("my uncles are in a knife fight out back", "en", "danger"),
         ("he said hed rather crash than let me take the baby", "en", "danger"),
+        # a medical emergency that is not a drug; a child held under water; help asked for
+        # as the point; a beating now in West African Pidgin
+        ("my face is puffy and my throat is swelling after the shot", "en", "overdose"),
+        ("grandpa fell in the yard and his eyes rolled back", "en", "overdose"),
+        ("im 20 weeks pregnant and bleeding", "en", "overdose"),
+        ("the older boys at the pool hold him underwater", "en", "danger"),
+        ("please just send help to the gas station on 5th", "en", "danger"),
+        ("dem dey beat am for market now", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
