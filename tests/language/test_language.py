@@ -78,7 +78,18 @@ def test_it_never_corrects_a_word_into_a_short_crisis_word(flow: Flow, word: str
 
 @pytest.mark.parametrize(
     "word",
-    ["mouse", "rouse", "bumped", "dumped", "mailing", "pasarme", "lighting", "slash", "holis"],
+    [
+        "mouse",
+        "rouse",
+        "bumped",
+        "dumped",
+        "mailing",
+        "pasarme",
+        "lighting",
+        "slash",
+        "holis",
+        "clipping",
+    ],
 )
 def test_it_never_corrects_a_word_into_one_of_the_exact_words(flow: Flow, word: str) -> None:
     # "house", "jumped", "railing" and "casarme" are rule words, but `exact_words`
@@ -370,6 +381,8 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         # the joke, not the plea; words one letter from the new ones
         "send help lol my cat knocked the tree over again",
         "closing shift at work tonight, can someone call after 11",
+        "i was mauled by a dog as a kid and still flinch, does therapy help with that",
+        "the puppy keeps biting my socks lol",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -918,6 +931,15 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("the older boys at the pool hold him underwater", "en", "danger"),
         ("please just send help to the gas station on 5th", "en", "danger"),
         ("dem dey beat am for market now", "en", "danger"),
+        # an animal attacking now; a weapon at the waist; bleeding; over a railing; Colombian
+        # and Rioplatense words for a killing threatened and a plea to be let go
+        ("a dog is attacking my neighbor in the street", "en", "danger"),
+        ("my little girl is getting mauled by a pit bull", "en", "danger"),
+        ("hes got something in his waistband and wont leave", "en", "danger"),
+        ("my dad fell off the ladder and is bleeding a lot", "en", "danger"),
+        ("just climbed over the rail at the dam", "en", "suicide"),
+        ("dicen que lo van a pelar esta noche", "es", "danger"),
+        ("mi vecina grita soltame y se oyen golpes", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
