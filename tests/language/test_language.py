@@ -177,7 +177,18 @@ def test_it_finds_the_intent_inside_a_sentence(flow: Flow, text: str, intent: st
 
 @pytest.mark.parametrize(
     "text",
-    ["STOP", "stop!!", "Stop stop stop", "please stop texting me", "unsubscribe me", "PARAR"],
+    [
+        "STOP",
+        "stop!!",
+        "Stop stop stop",
+        "please stop texting me",
+        "unsubscribe me",
+        "PARAR",
+        "unsub",
+        "remove me",
+        "desuscribirme",
+        "como me desuscribo de esto",
+    ],
 )
 def test_it_opts_out_on_clear_requests(flow: Flow, text: str) -> None:
     assert flow.language.read(text, "en").intent == "stop"
@@ -185,7 +196,14 @@ def test_it_opts_out_on_clear_requests(flow: Flow, text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["dont stop", "please dont stop texting me", "I can't stop using", "how do i stop opioids"],
+    [
+        "dont stop",
+        "please dont stop texting me",
+        "I can't stop using",
+        "how do i stop opioids",
+        "no quiero desuscribirme",
+        "no quiero dejar de recibir los mensajes",
+    ],
 )
 def test_it_keeps_opting_out_conservative(flow: Flow, text: str) -> None:
     assert flow.language.read(text, "en").intent != "stop"
