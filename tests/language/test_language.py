@@ -792,6 +792,7 @@ def test_it_scores_a_message_as_the_plain_formula_does(flow: Flow) -> None:
     assert model is not None
     n = len(model.ids)
     texts = [plain(str(row["text"])) for row in load_split("dev")[:300]] + ["", "zzz qqq"]
+    texts += ["stop stop stop", "no no no i want to die die", "cutting cutting again"]  # repeats
     for words in texts:
         found = {model.row(f): 1.0 + math.log(c) for f, c in Counter(features(words)).items()}
         found.pop(-1, None)

@@ -27,7 +27,7 @@ FORMAT = "intents-4"  # the form to_bytes writes; a cache in another form is ret
 # Part of the cache key: a model trained with other settings is trained again.
 SETTINGS = {"min_df": 3, "C": 40.0}
 LEVELS = 32767  # a weight's largest step count: 16-bit signed integers
-WORDS_KEPT = 4096  # words whose rows `rank` keeps (a few hundred KB); then it starts again
+WORDS_KEPT = 2048  # words whose rows and sums `rank` keeps (about 1 MB); then it starts again
 
 
 def feature_id(feature: str) -> int:
@@ -85,7 +85,7 @@ class LinearModel:
     known: dict[str, tuple[tuple[str, float], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    _seen: dict[str, array[int]] = field(
+    _seen: dict[str, tuple[array[int], array[float], float]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
@@ -133,34 +133,59 @@ class LinearModel:
                     break
         return out
 
-    def _word_rows(self, word: str) -> array[int]:
-        """A word's own rows (the word and its letter n-grams), kept for the words read last:
-        most of a message is words read before, and hashing their n-grams is most of `rank`."""
-        rows = self._seen.get(word)
-        if rows is None:
+    def _word(self, word: str) -> tuple[array[int], array[float], float]:
+        """A word's rows (the word and its letter n-grams), each class's sum of their weights
+        times idf, and the sum of their idf squared: kept for the words read last, since most
+        of a message is words read before and hashing n-grams and summing rows is most of
+        `rank`. A row a message has more than once is put right in `_rank`."""
+        kept = self._seen.get(word)
+        if kept is None:
             rows = self._rows(word_features(word))
+            idf = [self.idf[r] for r in rows]
+            kept = (rows, self._dot(rows, idf), math.fsum(x * x for x in idf))
             if len(self._seen) >= WORDS_KEPT:
                 self._seen.clear()
-            self._seen[word] = rows
-        return rows
+            self._seen[word] = kept
+        return kept
+
+    def _dot(self, rows: array[int] | list[int], xs: list[float]) -> array[float]:
+        """Per class, the sum of each row's weight (in steps) times its x: gathered in C."""
+        if not rows:
+            return array("d", bytes(8 * len(self.classes)))
+        index = list(rows)
+        gather = itemgetter(*index) if len(index) > 1 else lambda w: (w[index[0]],)
+        return array("d", [sum(map(mul, gather(part), xs)) for part in self.by_class])
 
     def _rank(self, words: str) -> list[tuple[str, float]]:
+        # TF-IDF with sublinear counts (1 + log count), scaled to unit length, one dot product
+        # per class. Each word's part is kept summed as if every row came once; the rows a
+        # message has twice or more, and the word pairs, are added here.
         scores = list(self.intercepts)
-        k = len(scores)
         tokens = words.split()
-        counts: Counter[int] = Counter(self._rows(bigrams(tokens)))
-        for t in tokens:
-            counts.update(self._word_rows(t))
-        log = math.log
-        rows = {i: 1.0 + log(c) for i, c in counts.items()}
-        if rows:
-            values = [tf * self.idf[row] for row, tf in rows.items()]
-            norm = math.sqrt(sum(v * v for v in values))
-            xs = [v / norm for v in values]
-            index = list(rows)
-            gather = itemgetter(*index) if len(index) > 1 else lambda w: (w[index[0]],)
-            for i in range(k):
-                scores[i] += self.scales[i] * sum(map(mul, gather(self.by_class[i]), xs))
+        kept = [self._word(t) for t in tokens]
+        counts: Counter[int] = Counter()
+        for rows, _, _ in kept:
+            counts.update(rows)
+        log, idf = math.log, self.idf
+        extra: list[int] = []
+        xs: list[float] = []
+        square = math.fsum(sq for _, _, sq in kept)
+        for row, c in counts.items():
+            if c > 1:  # the kept sums count it c times; 1 + log c is right
+                tf = 1.0 + log(c)
+                extra.append(row)
+                xs.append((tf - c) * idf[row])
+                square += (tf * tf - c) * idf[row] * idf[row]
+        for row, c in Counter(self._rows(bigrams(tokens))).items():
+            tf = 1.0 + log(c)
+            extra.append(row)
+            xs.append(tf * idf[row])
+            square += (tf * idf[row]) ** 2
+        if square > 0:
+            norm = math.sqrt(square)
+            parts = [part for _, part, _ in kept] + [self._dot(extra, xs)]
+            for i, column in enumerate(zip(*parts, strict=True)):
+                scores[i] += self.scales[i] * math.fsum(column) / norm
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
