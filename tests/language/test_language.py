@@ -401,6 +401,9 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "closing shift at work tonight, can someone call after 11",
         "i was mauled by a dog as a kid and still flinch, does therapy help with that",
         "the puppy keeps biting my socks lol",
+        "i keep biting my nails since i quit, is that normal",
+        "my phone died, charging at my sisters now, text me there",
+        "my aunt talked my ear off about her pain pills all night",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -959,6 +962,11 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("just climbed over the rail at the dam", "en", "suicide"),
         ("dicen que lo van a pelar esta noche", "es", "danger"),
         ("mi vecina grita soltame y se oyen golpes", "es", "danger"),
+        # an animal biting or charging someone now, a torn-off ear
+        ("a stray got in the yard and its biting my little brother", "en", "danger"),
+        ("the farm dogs have her cornered and theyre biting her legs", "en", "danger"),
+        ("a bull is charging at us in the pasture", "en", "danger"),
+        ("the neighbors pit tore my sons ear off", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
