@@ -67,7 +67,7 @@ class LinearModel:
 
     Weights are one flat array of 16-bit integers, class by class, each class with its own
     scale (weight = integer * scale), so a worker keeps about 2 MB, not tens, and `rank`
-    gathers a message's rows from each class's part in C. A step is a class's largest weight /
+    gathers a word's rows from each class's part in C. A step is a class's largest weight /
     32,767 (about 0.0003); no development or evaluation row was read differently than with
     32-bit floats.
     """
