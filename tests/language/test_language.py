@@ -404,6 +404,8 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "i keep biting my nails since i quit, is that normal",
         "my phone died, charging at my sisters now, text me there",
         "my aunt talked my ear off about her pain pills all night",
+        "we lit the candles for my brother tonight, would have been 5 years clean",
+        "my niece sang set fire to the rain at karaoke and we all cried laughing",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -967,6 +969,16 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("the farm dogs have her cornered and theyre biting her legs", "en", "danger"),
         ("a bull is charging at us in the pasture", "en", "danger"),
         ("the neighbors pit tore my sons ear off", "en", "danger"),
+        # a fire set on purpose, or threatened; kept in with others
+        (
+            "my stepdad is setting fire to my moms clothes in the yard and says the house is next",
+            "en",
+            "danger",
+        ),
+        ("she lit the mattress and locked the bedroom door", "en", "danger"),
+        ("the crew boss locked the trailer and he wont let us out", "en", "danger"),
+        ("mi ex dice que va a quemar la casa con los niños adentro", "es", "danger"),
+        ("mi cuñado prendió fuego a la casa y sigue afuera gritando", "es", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
