@@ -406,6 +406,8 @@ def test_laughter_does_not_make_a_wish_to_die_a_joke(flow: Flow, text: str, lang
         "my aunt talked my ear off about her pain pills all night",
         "we lit the candles for my brother tonight, would have been 5 years clean",
         "my niece sang set fire to the rain at karaoke and we all cried laughing",
+        "my sons school has an active shooter drill tomorrow and hes so anxious about it",
+        "my grandma is dying in the hospital and i cant stop crying, is there someone to talk to",
     ],
 )
 def test_it_leaves_calm_mentions_of_drugs_and_death_alone(flow: Flow, text: str) -> None:
@@ -979,6 +981,10 @@ def test_harm_done_on_purpose_outweighs_a_clumsy_excuse_or_a_laugh(
         ("the crew boss locked the trailer and he wont let us out", "en", "danger"),
         ("mi ex dice que va a quemar la casa con los niños adentro", "es", "danger"),
         ("mi cuñado prendió fuego a la casa y sigue afuera gritando", "es", "danger"),
+        # a shooting now, in a hospital's grounds too ("in the hospital" is where a patient is)
+        ("somebody is shooting in the hospital parking lot", "en", "danger"),
+        ("my cousin just got shot in the neck were hiding behind a car", "en", "danger"),
+        ("theres an active shooter at my job, hiding in the walk in freezer", "en", "danger"),
     ],
 )
 def test_the_rules_alone_are_sure_of_these_crises(
